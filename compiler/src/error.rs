@@ -1,0 +1,186 @@
+//! Errors and diagnostics of the compiler.
+//!
+//! Input: failures found by any stage. Output: [`Error`] for what stops the pipeline, and
+//! [`Diagnostic`] for each problem or warning a stage reports. Every diagnostic says where:
+//! the source (file or `--set` number), the key path, `line:col` when known, what was expected,
+//! what was found, and a hint — so one run can report every problem at once.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::values::{FlagKind, Origin, Span};
+
+/// Why the compiler could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A values file is not valid YAML, or not a map at the top level.
+    #[error("failed to parse {file}{}: {message}", at(span))]
+    Yaml {
+        /// The file as named on the command line (`-` is standard input).
+        file: Arc<str>,
+        /// Where in the file, when the parser knows.
+        span: Option<Span>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `--set*` flag could not be parsed. The text is Helm's: `failed parsing --set data: ...`,
+    /// and for `--set-json` Helm's `failed parsing --set-json data <value>` (Helm drops the
+    /// cause; [`Error::detail`] gives it back).
+    #[error("{}", flag_message(*kind, text, message))]
+    Flag {
+        /// Which flag.
+        kind: FlagKind,
+        /// 1-based position among the flags of its kind.
+        index: usize,
+        /// The flag's argument.
+        text: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A subchart's values are not a map (Helm's text, quirk included).
+    #[error("type mismatch on {chart}: %!t(string={found})")]
+    TypeMismatch {
+        /// The subchart.
+        chart: String,
+        /// The value found in its place.
+        found: String,
+    },
+    /// The values break the schema or a semantic rule; every problem is listed.
+    #[error("{}", invalid_message(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+fn at(span: &Option<Span>) -> String {
+    span.map(|s| format!(":{s}")).unwrap_or_default()
+}
+
+fn flag_message(kind: FlagKind, text: &str, message: &str) -> String {
+    match kind {
+        FlagKind::SetJson => format!("failed parsing --set-json data {text}"),
+        kind => format!("failed parsing {} data: {message}", kind.flag()),
+    }
+}
+
+fn invalid_message(diagnostics: &[Diagnostic]) -> String {
+    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let mut out = format!(
+        "values don't meet the specifications of the schema ({errors} error{}):",
+        if errors == 1 { "" } else { "s" }
+    );
+    for d in diagnostics {
+        out.push('\n');
+        out.push_str(&d.to_string());
+    }
+    out
+}
+
+impl Error {
+    /// More about the error than Helm's one line: which flag, and the cause Helm drops.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            Error::Flag { kind: FlagKind::SetJson, index, message, .. } => {
+                Some(format!("{} #{index}: {message}", FlagKind::SetJson.flag()))
+            }
+            Error::Flag { kind, index, text, .. } => Some(format!("in {} #{index}: {text}", kind.flag())),
+            _ => None,
+        }
+    }
+}
+
+/// How serious a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// The values cannot be used.
+    Error,
+    /// The values work, but probably not as the user meant.
+    Warning,
+}
+
+/// One problem or warning, with everything needed to find and fix it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// JSON pointer of the value concerned (`/toolkit/env/3/value`); empty for the root.
+    pub pointer: String,
+    /// Where the value was written, when known.
+    pub origin: Option<Origin>,
+    /// What is wrong, in one line.
+    pub message: String,
+    /// What was expected.
+    pub expected: Option<String>,
+    /// What was found.
+    pub found: Option<String>,
+    /// How to fix it, e.g. "did you mean `env`?".
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error about the value at `pointer`.
+    pub fn error(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            pointer: pointer.into(),
+            origin: None,
+            message: message.into(),
+            expected: None,
+            found: None,
+            hint: None,
+        }
+    }
+
+    /// A warning about the value at `pointer`.
+    pub fn warning(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(pointer, message) }
+    }
+
+    /// Set where the value came from.
+    pub fn with_origin(mut self, origin: Option<Origin>) -> Self {
+        self.origin = origin;
+        self
+    }
+
+    /// Set what was expected and what was found.
+    pub fn expected_found(mut self, expected: impl Into<String>, found: impl Into<String>) -> Self {
+        self.expected = Some(expected.into());
+        self.found = Some(found.into());
+        self
+    }
+
+    /// Set a hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// ```text
+    /// error: /toolkit/enviroment: unknown key
+    ///   --> my-values.yaml:12:3
+    ///   = expected: a key of /toolkit: enabled, repository, image, ...
+    ///   = found: enviroment
+    ///   = help: did you mean `env`?
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let pointer = if self.pointer.is_empty() { "/" } else { &self.pointer };
+        write!(f, "{level}: {pointer}: {}", self.message)?;
+        if let Some(origin) = &self.origin {
+            write!(f, "\n  --> {origin}")?;
+        }
+        if let Some(expected) = &self.expected {
+            write!(f, "\n  = expected: {expected}")?;
+        }
+        if let Some(found) = &self.found {
+            write!(f, "\n  = found: {found}")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  = help: {hint}")?;
+        }
+        Ok(())
+    }
+}

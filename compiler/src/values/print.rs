@@ -1,0 +1,467 @@
+//! Printing values the way Helm prints them: YAML, JSON, and Go's `%v`.
+//!
+//! Input: a [`Value`] tree. Output: text. Numbers follow Go: integers print as integers, floats
+//! through `encoding/json`'s rules in JSON and YAML (`1` for an integral float, `1e+21` past
+//! 1e21) and through `%v`'s shortest `%g` in warnings (`1e+06`). YAML output quotes every string
+//! a YAML 1.1 reader (kubectl, Helm) would read back as something else (`yes`, `010`, `1e3`,
+//! `~`, `1:20`), so what is printed reads back identically.
+
+use std::fmt::Write;
+
+use super::{Map, Value};
+
+/// Go's `%v` of a value: `map[a:1 b:[x y]]`, `<nil>`, floats in shortest `%g`.
+pub fn go_v(value: &Value) -> String {
+    let mut out = String::new();
+    write_go_v(&mut out, value);
+    out
+}
+
+fn write_go_v(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("<nil>"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) => out.push_str(&go_g(*f)),
+        Value::Str(s) => out.push_str(s),
+        Value::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                write_go_v(out, &item.value);
+            }
+            out.push(']');
+        }
+        Value::Map(map) => {
+            out.push_str("map[");
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(k);
+                out.push(':');
+                write_go_v(out, &v.value);
+            }
+            out.push(']');
+        }
+    }
+}
+
+/// The shortest decimal digits of `f` and its decimal exponent, from Rust's shortest
+/// round-trip formatting: `1234567.0` gives `("1234567", 6)`.
+fn shortest_digits(sci: &str) -> (String, i32) {
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.trim_end_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
+    (digits.to_owned(), exp.parse().unwrap_or(0))
+}
+
+fn format_e(neg: bool, digits: &str, exp: i32) -> String {
+    let mut s = String::new();
+    if neg {
+        s.push('-');
+    }
+    s.push_str(&digits[..1]);
+    if digits.len() > 1 {
+        s.push('.');
+        s.push_str(&digits[1..]);
+    }
+    let _ = write!(s, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+    s
+}
+
+fn format_f(neg: bool, digits: &str, exp: i32) -> String {
+    let mut s = String::new();
+    if neg {
+        s.push('-');
+    }
+    let point = exp + 1; // digits before the decimal point
+    if point <= 0 {
+        s.push_str("0.");
+        for _ in 0..-point {
+            s.push('0');
+        }
+        s.push_str(digits);
+    } else if (point as usize) >= digits.len() {
+        s.push_str(digits);
+        for _ in 0..(point as usize - digits.len()) {
+            s.push('0');
+        }
+    } else {
+        s.push_str(&digits[..point as usize]);
+        s.push('.');
+        s.push_str(&digits[point as usize..]);
+    }
+    s
+}
+
+/// Go's `strconv.FormatFloat(f, 'g', -1, 64)`, which is also `%v`: exponent form when the
+/// exponent is below -4 or at least 6 (`1e+06`, `1.234567e+06`), plain digits otherwise.
+pub fn go_g(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    let (digits, exp) = shortest_digits(&format!("{:e}", f.abs()));
+    g_from_digits(f < 0.0, &digits, exp)
+}
+
+/// Go's `strconv.FormatFloat(f, 'g', -1, 32)`: the same rule on float32's shortest digits.
+pub fn go_g32(f: f32) -> String {
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    let (digits, exp) = shortest_digits(&format!("{:e}", f.abs()));
+    g_from_digits(f < 0.0, &digits, exp)
+}
+
+fn g_from_digits(neg: bool, digits: &str, exp: i32) -> String {
+    if !(-4..6).contains(&exp) { format_e(neg, digits, exp) } else { format_f(neg, digits, exp) }
+}
+
+/// A float as Go's `encoding/json` writes it: plain digits between 1e-6 and 1e21, exponent
+/// form outside (`1e+21`, `1e-7`).
+pub fn json_float(f: f64) -> String {
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    let (digits, exp) = shortest_digits(&format!("{:e}", f.abs()));
+    let abs = f.abs();
+    if (1e-6..1e21).contains(&abs) {
+        format_f(f < 0.0, &digits, exp)
+    } else {
+        let mut s = String::new();
+        if f < 0.0 {
+            s.push('-');
+        }
+        s.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            s.push('.');
+            s.push_str(&digits[1..]);
+        }
+        // encoding/json trims `e-07` to `e-7` but keeps `e+21`.
+        let _ = if exp < 0 { write!(s, "e-{}", -exp) } else { write!(s, "e+{exp:02}") };
+        s
+    }
+}
+
+/// JSON text of a value, indented by two spaces, keys sorted, with a trailing newline.
+pub fn to_json(map: &Map) -> String {
+    let mut out = String::new();
+    write_json_map(&mut out, map, 0);
+    out.push('\n');
+    out
+}
+
+/// JSON text of one value, indented as if nested `depth` levels deep.
+pub fn value_to_json(value: &Value, depth: usize) -> String {
+    let mut out = String::new();
+    write_json(&mut out, value, depth);
+    out
+}
+
+fn indent(out: &mut String, depth: usize) {
+    for _ in 0..depth {
+        out.push_str("  ");
+    }
+}
+
+fn write_json_map(out: &mut String, map: &Map, depth: usize) {
+    if map.is_empty() {
+        out.push_str("{}");
+        return;
+    }
+    out.push_str("{\n");
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push_str(",\n");
+        }
+        indent(out, depth + 1);
+        write_json_string(out, k);
+        out.push_str(": ");
+        write_json(out, &v.value, depth + 1);
+    }
+    out.push('\n');
+    indent(out, depth);
+    out.push('}');
+}
+
+fn write_json(out: &mut String, value: &Value, depth: usize) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) => out.push_str(&json_float(*f)),
+        Value::Str(s) => write_json_string(out, s),
+        Value::List(items) if items.is_empty() => out.push_str("[]"),
+        Value::List(items) => {
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(",\n");
+                }
+                indent(out, depth + 1);
+                write_json(out, &item.value, depth + 1);
+            }
+            out.push('\n');
+            indent(out, depth);
+            out.push(']');
+        }
+        Value::Map(map) => write_json_map(out, map, depth),
+    }
+}
+
+/// A JSON string literal.
+pub fn write_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// YAML text of a map in block style (go-yaml's layout: list items at their key's
+/// indentation), keys sorted, with a trailing newline. An empty map prints `{}`.
+pub fn to_yaml(map: &Map) -> String {
+    if map.is_empty() {
+        return "{}\n".into();
+    }
+    let mut out = String::new();
+    write_yaml_map(&mut out, map, 0);
+    out
+}
+
+fn write_yaml_map(out: &mut String, map: &Map, depth: usize) {
+    for (k, v) in map {
+        indent(out, depth);
+        write_yaml_scalar_string(out, k, depth);
+        out.push(':');
+        write_yaml_child(out, &v.value, depth, false);
+    }
+}
+
+/// Write what follows `key:` or `- `: a scalar on the same line, or a nested block.
+fn write_yaml_child(out: &mut String, value: &Value, depth: usize, in_list: bool) {
+    match value {
+        Value::Map(map) if !map.is_empty() => {
+            if in_list {
+                // `- key: value`: the first entry shares the dash's line.
+                let mut first = true;
+                for (k, v) in map {
+                    if !first {
+                        indent(out, depth + 1);
+                    }
+                    first = false;
+                    write_yaml_scalar_string(out, k, depth + 1);
+                    out.push(':');
+                    write_yaml_child(out, &v.value, depth + 1, false);
+                }
+            } else {
+                out.push('\n');
+                write_yaml_map(out, map, depth + 1);
+            }
+        }
+        Value::List(items) if !items.is_empty() => {
+            if in_list {
+                // A list directly inside a list item: `- - x`.
+                write_yaml_list(out, items, depth + 1, true);
+            } else {
+                out.push('\n');
+                write_yaml_list(out, items, depth, false);
+            }
+        }
+        scalar => {
+            if !in_list {
+                out.push(' ');
+            }
+            write_yaml_scalar(out, scalar, depth + 1);
+            out.push('\n');
+        }
+    }
+}
+
+fn write_yaml_list(out: &mut String, items: &[super::Node], depth: usize, first_inline: bool) {
+    for (i, item) in items.iter().enumerate() {
+        if !(first_inline && i == 0) {
+            indent(out, depth);
+        }
+        out.push_str("- ");
+        write_yaml_child(out, &item.value, depth, true);
+    }
+}
+
+fn write_yaml_scalar(out: &mut String, value: &Value, depth: usize) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) => out.push_str(&json_float(*f)),
+        Value::Str(s) => write_yaml_scalar_string(out, s, depth),
+        Value::Map(_) => out.push_str("{}"),
+        Value::List(_) => out.push_str("[]"),
+    }
+}
+
+/// A string as a YAML scalar: plain when a YAML 1.1 reader reads it back as the same string,
+/// a literal block for multi-line text, double-quoted otherwise.
+pub fn write_yaml_scalar_string(out: &mut String, s: &str, depth: usize) {
+    if plain_is_safe(s) {
+        out.push_str(s);
+    } else if literal_is_safe(s) {
+        let chomp = if !s.ends_with('\n') {
+            "-"
+        } else if s.ends_with("\n\n") {
+            "+"
+        } else {
+            ""
+        };
+        out.push('|');
+        out.push_str(chomp);
+        let body = s.strip_suffix('\n').unwrap_or(s);
+        for line in body.split('\n') {
+            out.push('\n');
+            if !line.is_empty() {
+                indent(out, depth);
+                out.push_str(line);
+            }
+        }
+    } else {
+        write_json_string(out, s);
+    }
+}
+
+/// Whether a string can be written plain and still read back as that string by YAML 1.1
+/// readers (go-yaml v2, PyYAML) and YAML 1.2 readers alike.
+pub fn plain_is_safe(s: &str) -> bool {
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    if "-?:,[]{}#&*!|>'\"%@`= \t".contains(first)
+        && !(first == '-' && s.len() > 1 && !s[1..].starts_with(' ') && looks_textual(s))
+    {
+        return false;
+    }
+    if s.ends_with([' ', ':', '\t'])
+        || s.contains(": ")
+        || s.contains(" #")
+        || s.contains(['\n', '\r', '\t'])
+        || s.chars().any(|c| c.is_control() || c == '\u{feff}')
+    {
+        return false;
+    }
+    !looks_like_non_string(s)
+}
+
+/// `-foo` is a plain string, but `-1`, `-.5` and `-.inf` are not.
+fn looks_textual(s: &str) -> bool {
+    !s[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.')
+}
+
+/// Whether any YAML 1.1 or 1.2 reader could resolve this plain text to a non-string:
+/// booleans of both versions, nulls, numbers in every base, sexagesimal numbers, timestamps.
+fn looks_like_non_string(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    if matches!(
+        lower.as_str(),
+        "y" | "n"
+            | "yes"
+            | "no"
+            | "on"
+            | "off"
+            | "true"
+            | "false"
+            | "null"
+            | "~"
+            | "<<"
+            | ".nan"
+            | ".inf"
+            | "+.inf"
+            | "-.inf"
+    ) {
+        return true;
+    }
+    let first = s.as_bytes()[0];
+    if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.')) {
+        return false;
+    }
+    // Anything that starts like a number and holds only number-ish characters is quoted:
+    // this covers ints, floats, hex, octal, binary, `1_000`, `1:20` and `2001-12-14`.
+    s.chars().any(|c| c.is_ascii_digit()) && s.chars().all(|c| c.is_ascii_hexdigit() || "+-._:oOxXeE TtZz".contains(c))
+}
+
+fn literal_is_safe(s: &str) -> bool {
+    s.contains('\n')
+        && !s.starts_with([' ', '\t', '\n'])
+        && !s.chars().any(|c| (c.is_control() && c != '\n') || c == '\u{feff}')
+        && s.split('\n').all(|line| !line.ends_with([' ', '\t']))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_floats_prints_go_percent_v() {
+        assert_eq!(go_g(1234567.0), "1.234567e+06");
+        assert_eq!(go_g(100000.0), "100000");
+        assert_eq!(go_g(1000000.0), "1e+06");
+        assert_eq!(go_g(0.0001), "0.0001");
+        assert_eq!(go_g(0.00001), "1e-05");
+        assert_eq!(go_g(1.5), "1.5");
+        assert_eq!(go_g(9007199254740992.0), "9.007199254740992e+15");
+    }
+
+    #[test]
+    fn given_floats_prints_encoding_json() {
+        assert_eq!(json_float(1.0), "1");
+        assert_eq!(json_float(1000000.0), "1000000");
+        assert_eq!(json_float(1e21), "1e+21");
+        assert_eq!(json_float(1e-7), "1e-7");
+        assert_eq!(json_float(1.2345678901234568e29), "1.2345678901234568e+29");
+        assert_eq!(json_float(-2.5), "-2.5");
+    }
+
+    #[test]
+    fn given_ambiguous_strings_quotes_them() {
+        for s in [
+            "yes",
+            "On",
+            "010",
+            "1e3",
+            "~",
+            "",
+            "1:20",
+            "2001-12-14",
+            "0x1F",
+            "-1",
+            "- a",
+            "a: b",
+            "true",
+            "null",
+            " x",
+        ] {
+            assert!(!plain_is_safe(s), "{s:?} must be quoted");
+        }
+        for s in ["nvidia", "v1.20.0", "/usr/local/nvidia", "IfNotPresent", "-foo", "a:b", "25%", "nvcr.io/nvidia"] {
+            assert!(plain_is_safe(s), "{s:?} can be plain");
+        }
+    }
+}

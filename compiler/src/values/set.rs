@@ -1,0 +1,563 @@
+//! The `--set` family, with Helm v3's strvals grammar, type inference, limits and error texts.
+//!
+//! Input: one flag's argument (`toolkit.env[0].name=CONTAINERD_CONFIG,toolkit.env[0].value=x`),
+//! its [`FlagKind`] and position, and the map built so far. Output: the map with the flag's
+//! assignments written in, or Helm's error (`key "a" has no value`, `list must terminate with
+//! '}'`, `index of 65537 is greater than maximum supported index of 65536`, ...).
+//!
+//! The rules, as Helm has them (`pkg/strvals`):
+//! - keys stop at `=`, `[`, `,`, `.`; a backslash makes the next character literal, in keys and
+//!   values; an empty key is dropped silently;
+//! - a value runs to the next unescaped `,`; `{a,b}` as the *whole* value is a list;
+//! - `--set` infers `true`/`false`/`null` (any case), and base-10 int64 unless the text starts
+//!   with `0`; everything else is a string — never a float;
+//! - `--set-string` keeps strings; `--set-file` reads each value as a path; `--set-json` reads
+//!   one JSON value per key; `--set-literal` takes the rest of the line verbatim, no escapes;
+//! - list indexes are 0..=65536, map nesting is at most 30 dots; writing a map or list path
+//!   through an existing scalar fails with Go's `interface conversion` text.
+//!
+//! `--set-file` paths are read through a callback, so this module does no I/O.
+
+use super::{FlagKind, Map, Node, Origin, Source, Value, json};
+use crate::error::Error;
+
+/// Largest list index a flag may set.
+pub const MAX_INDEX: i64 = 65536;
+/// Most `.`-separated map levels a key path may have.
+pub const MAX_NESTED_NAME_LEVEL: usize = 30;
+
+/// Reads a `--set-file` path (`-` is standard input) and returns its contents or an error text.
+pub type FileReader<'r> = dyn FnMut(&str) -> Result<String, String> + 'r;
+
+/// Apply one `--set*` flag to `values`. `index` is the flag's 1-based position among the flags
+/// of its kind; `read_file` is used only by `--set-file`.
+pub fn apply(
+    values: &mut Map,
+    kind: FlagKind,
+    index: usize,
+    text: &str,
+    read_file: &mut FileReader<'_>,
+) -> Result<(), Error> {
+    let origin = Origin::new(Source::Flag { kind, index, text: text.into() });
+    let mut parser = Parser { chars: text.chars().collect(), pos: 0, kind, origin, read_file };
+    loop {
+        match parser.key(values, 0) {
+            Ok(()) => continue,
+            Err(Stop::Eof) => return Ok(()),
+            Err(stop) => {
+                let message = match stop {
+                    Stop::Msg(message) => message,
+                    // Consumed where it is produced; kept total rather than panicking.
+                    _ => "parse error: unexpected value".to_owned(),
+                };
+                return Err(Error::Flag { kind, index, text: text.to_owned(), message });
+            }
+        }
+    }
+}
+
+/// Why the parser stopped: Go's `io.EOF` (the normal end, sometimes), its `ErrNotList`
+/// sentinel, or a real error.
+#[derive(Debug)]
+enum Stop {
+    Eof,
+    NotList,
+    Msg(String),
+}
+
+fn msg(text: impl Into<String>) -> Stop {
+    Stop::Msg(text.into())
+}
+
+/// `errors.Wrap(err, prefix)`: an EOF becomes the text `EOF`.
+fn wrap(prefix: &str, stop: Stop) -> Stop {
+    match stop {
+        Stop::Eof => msg(format!("{prefix}: EOF")),
+        Stop::NotList => msg(format!("{prefix}: not a list")),
+        Stop::Msg(m) => msg(format!("{prefix}: {m}")),
+    }
+}
+
+/// Go's `strconv.Quote`, for keys in error texts.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `%q` of a rune slice: `['n' 'a' 'm' 'e']`.
+fn go_quote_runes(s: &str) -> String {
+    let runes: Vec<String> = s
+        .chars()
+        .map(|c| match c {
+            '\'' => "'\\''".to_owned(),
+            '"' => "'\"'".to_owned(),
+            c => {
+                let q = go_quote(&c.to_string());
+                format!("'{}'", &q[1..q.len() - 1])
+            }
+        })
+        .collect();
+    format!("[{}]", runes.join(" "))
+}
+
+/// Go's type name in `interface conversion` panics.
+fn go_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nil",
+        Value::Bool(_) => "bool",
+        Value::Int(_) => "int64",
+        Value::Float(_) => "float64",
+        Value::Str(_) => "string",
+        Value::List(_) => "[]interface {}",
+        Value::Map(_) => "map[string]interface {}",
+    }
+}
+
+fn conversion(found: &Value, want: &str) -> Stop {
+    let found = go_type(found);
+    if found == "nil" {
+        msg(format!("unable to parse key: interface conversion: interface {{}} is nil, not {want}"))
+    } else {
+        msg(format!("unable to parse key: interface conversion: interface {{}} is {found}, not {want}"))
+    }
+}
+
+const MAP_TYPE: &str = "map[string]interface {}";
+const LIST_TYPE: &str = "[]interface {}";
+
+/// What a value reader ran into: the text up to a stop character, and that character
+/// (`None` at the end of the input).
+struct Until {
+    text: String,
+    last: Option<char>,
+}
+
+struct Parser<'r, 'f> {
+    chars: Vec<char>,
+    pos: usize,
+    kind: FlagKind,
+    origin: Origin,
+    read_file: &'r mut FileReader<'f>,
+}
+
+impl Parser<'_, '_> {
+    fn literal(&self) -> bool {
+        self.kind == FlagKind::SetLiteral
+    }
+
+    fn node(&self, value: Value) -> Node {
+        Node::new(value, self.origin.clone())
+    }
+
+    fn read(&mut self) -> Option<char> {
+        let c = self.chars.get(self.pos).copied();
+        if c.is_some() {
+            self.pos += 1;
+        }
+        c
+    }
+
+    fn unread(&mut self) {
+        self.pos -= 1;
+    }
+
+    /// Read up to one of `stop`; backslash escapes apply except for `--set-literal`.
+    fn until(&mut self, stop: &[char]) -> Until {
+        let mut text = String::new();
+        loop {
+            match self.read() {
+                None => return Until { text, last: None },
+                Some(c) if stop.contains(&c) => return Until { text, last: Some(c) },
+                Some('\\') if !self.literal() => match self.read() {
+                    None => return Until { text, last: None },
+                    Some(next) => text.push(next),
+                },
+                Some(c) => text.push(c),
+            }
+        }
+    }
+
+    /// The rest of the line: `--set-literal`'s value.
+    fn rest(&mut self) -> String {
+        let text = self.chars[self.pos..].iter().collect();
+        self.pos = self.chars.len();
+        text
+    }
+
+    fn key(&mut self, data: &mut Map, level: usize) -> Result<(), Stop> {
+        let stop: &[char] = if self.literal() { &['=', '[', '.'] } else { &['=', '[', ',', '.'] };
+        let Until { text: key, last } = self.until(stop);
+        match last {
+            None if key.is_empty() => Err(Stop::Eof),
+            None => Err(msg(format!("key {} has no value", go_quote(&key)))),
+            Some('[') => {
+                let index = self.key_index().map_err(|e| wrap("error parsing index", e))?;
+                let (list, origin) = match data.get(&key) {
+                    None => (Vec::new(), self.origin.clone()),
+                    Some(Node { value: Value::List(items), origin }) => (items.clone(), origin.clone()),
+                    Some(other) => return Err(conversion(&other.value, LIST_TYPE)),
+                };
+                let (list, result) = self.list_item(list, index, level);
+                set(data, &key, Node::new(Value::List(list), origin));
+                result
+            }
+            Some('=') => self.assign(data, &key),
+            Some(',') => {
+                set(data, &key, self.node(Value::Str(String::new())));
+                Err(msg(format!("key {} has no value (cannot end with ,)", go_quote(&key))))
+            }
+            Some(_) => {
+                let level = level + 1;
+                if level > MAX_NESTED_NAME_LEVEL {
+                    return Err(msg(format!(
+                        "value name nested level is greater than maximum supported nested level of {MAX_NESTED_NAME_LEVEL}"
+                    )));
+                }
+                let (mut inner, origin) = match data.get(&key) {
+                    None => (Map::new(), self.origin.clone()),
+                    Some(Node { value: Value::Map(m), origin }) => (m.clone(), origin.clone()),
+                    Some(other) => return Err(conversion(&other.value, MAP_TYPE)),
+                };
+                let result = self.key(&mut inner, level);
+                if result.is_ok() && inner.is_empty() {
+                    return Err(msg(format!("key map {} has no value", go_quote(&key))));
+                }
+                if !inner.is_empty() {
+                    set(data, &key, Node::new(Value::Map(inner), origin));
+                }
+                result
+            }
+        }
+    }
+
+    /// After `key=`: read the value the way this flag kind reads values, and store it.
+    fn assign(&mut self, data: &mut Map, key: &str) -> Result<(), Stop> {
+        if self.literal() {
+            let value = self.rest();
+            set(data, key, self.node(Value::Str(value)));
+            return Ok(());
+        }
+        if self.kind == FlagKind::SetJson {
+            let (node, decoded) = self.json_value()?;
+            set(data, key, node);
+            if decoded {
+                self.empty_value()?;
+            }
+            return Ok(());
+        }
+        match self.value_list() {
+            Ok(items) => {
+                set(data, key, self.node(Value::List(items)));
+                Ok(())
+            }
+            Err(Stop::Eof) => {
+                set(data, key, self.node(Value::Str(String::new())));
+                Err(Stop::Eof)
+            }
+            Err(Stop::NotList) => {
+                let text = self.until(&[',']).text;
+                let node = self.typed(&text)?;
+                set(data, key, node);
+                Ok(())
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// One `--set-json` value, or `null` when the value is empty; the flag says whether a
+    /// JSON value was decoded (then blanks and a comma after it are skipped by the caller).
+    fn json_value(&mut self) -> Result<(Node, bool), Stop> {
+        if self.empty_value()? {
+            return Ok((self.node(Value::Null), false));
+        }
+        let rest: String = self.chars[self.pos..].iter().collect();
+        let (node, used) = json::decode(&rest, &self.origin).map_err(Stop::Msg)?;
+        self.pos += rest[..used].chars().count();
+        Ok((node, true))
+    }
+
+    /// Skip blanks; true at the end of the input or after a comma (Go's `emptyVal`).
+    fn empty_value(&mut self) -> Result<bool, Stop> {
+        loop {
+            match self.read() {
+                None | Some(',') => return Ok(true),
+                Some(c) if c.is_whitespace() => continue,
+                Some(_) => {
+                    self.unread();
+                    return Ok(false);
+                }
+            }
+        }
+    }
+
+    fn key_index(&mut self) -> Result<i64, Stop> {
+        let Until { text, last } = self.until(&[']']);
+        if last.is_none() {
+            return Err(Stop::Eof);
+        }
+        text.parse::<i64>().map_err(|e| {
+            let why = match e.kind() {
+                std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => "value out of range",
+                _ => "invalid syntax",
+            };
+            msg(format!("strconv.Atoi: parsing {}: {why}", go_quote(&text)))
+        })
+    }
+
+    /// What follows `[i]`: `=value`, `.key...` or `[j]...`. Returns the list even when it
+    /// fails, as Helm does (`x[0]` with nothing after it leaves `x: []`).
+    fn list_item(&mut self, mut list: Vec<Node>, i: i64, level: usize) -> (Vec<Node>, Result<(), Stop>) {
+        if i < 0 {
+            return (list, Err(msg(format!("negative {i} index not allowed"))));
+        }
+        let Until { text, last } = self.until(&['[', '.', '=']);
+        if !text.is_empty() {
+            return (list, Err(msg(format!("unexpected data at end of array index: {}", go_quote_runes(&text)))));
+        }
+        let Some(last) = last else {
+            return (list, Err(Stop::Eof));
+        };
+        match last {
+            '=' => {
+                let mut decoded = false;
+                let value = if self.literal() {
+                    let value = self.rest();
+                    self.node(Value::Str(value))
+                } else if self.kind == FlagKind::SetJson {
+                    match self.json_value() {
+                        Ok((node, was_decoded)) => {
+                            decoded = was_decoded;
+                            node
+                        }
+                        Err(e) => return (list, Err(e)),
+                    }
+                } else {
+                    match self.value_list() {
+                        Ok(items) => self.node(Value::List(items)),
+                        Err(Stop::Eof) => self.node(Value::Str(String::new())),
+                        Err(Stop::NotList) => {
+                            let text = self.until(&[',']).text;
+                            match self.typed(&text) {
+                                Ok(node) => node,
+                                Err(e) => return (list, Err(e)),
+                            }
+                        }
+                        Err(e) => return (list, Err(e)),
+                    }
+                };
+                let result = set_index(&mut list, i, value, &self.origin).map_err(Stop::Msg);
+                if result.is_ok()
+                    && decoded
+                    && let Err(e) = self.empty_value()
+                {
+                    return (list, Err(e));
+                }
+                (list, result)
+            }
+            '[' => {
+                let next = match self.key_index() {
+                    Ok(n) => n,
+                    Err(e) => return (list, Err(wrap("error parsing index", e))),
+                };
+                let inner = match list.get(i as usize).map(|n| &n.value) {
+                    None | Some(Value::Null) => Vec::new(),
+                    Some(Value::List(items)) => items.clone(),
+                    Some(other) => {
+                        let e = conversion(other, LIST_TYPE);
+                        return (list, Err(e));
+                    }
+                };
+                let (inner, result) = self.list_item(inner, next, level);
+                if let Err(e) = result {
+                    return (list, Err(e));
+                }
+                let node = self.node(Value::List(inner));
+                let result = set_index(&mut list, i, node, &self.origin).map_err(Stop::Msg);
+                (list, result)
+            }
+            _ => {
+                // A map inside a list item; a non-map there is replaced, not an error.
+                let mut inner = match list.get(i as usize).map(|n| &n.value) {
+                    Some(Value::Map(m)) => m.clone(),
+                    _ => Map::new(),
+                };
+                if let Err(e) = self.key(&mut inner, level) {
+                    return (list, Err(e));
+                }
+                let node = self.node(Value::Map(inner));
+                let result = set_index(&mut list, i, node, &self.origin).map_err(Stop::Msg);
+                (list, result)
+            }
+        }
+    }
+
+    /// `{a,b,c}` as a whole value: a list, each element read like a scalar.
+    fn value_list(&mut self) -> Result<Vec<Node>, Stop> {
+        match self.read() {
+            None => return Err(Stop::Eof),
+            Some('{') => {}
+            Some(_) => {
+                self.unread();
+                return Err(Stop::NotList);
+            }
+        }
+        let mut items = Vec::new();
+        loop {
+            let Until { text, last } = self.until(&[',', '}']);
+            match last {
+                None => return Err(msg("list must terminate with '}'")),
+                Some('}') => {
+                    if let Some(c) = self.read()
+                        && c != ','
+                    {
+                        self.unread();
+                    }
+                    items.push(self.typed(&text)?);
+                    return Ok(items);
+                }
+                Some(_) => items.push(self.typed(&text)?),
+            }
+        }
+    }
+
+    /// A scalar as this flag kind reads it: inferred (`--set`), a string (`--set-string`),
+    /// or a file's contents (`--set-file`).
+    fn typed(&mut self, text: &str) -> Result<Node, Stop> {
+        match self.kind {
+            FlagKind::SetFile => {
+                let contents = (self.read_file)(text).map_err(Stop::Msg)?;
+                Ok(self.node(Value::Str(contents)))
+            }
+            FlagKind::Set => {
+                let value = infer(text);
+                let mut node = self.node(value);
+                if !matches!(node.value, Value::Str(_)) {
+                    node.origin.literal = Some(text.into());
+                }
+                Ok(node)
+            }
+            _ => Ok(self.node(Value::Str(text.to_owned()))),
+        }
+    }
+}
+
+/// `--set`'s type inference (Helm's `typedVal`).
+pub fn infer(text: &str) -> Value {
+    if fold_eq(text, "true") {
+        return Value::Bool(true);
+    }
+    if fold_eq(text, "false") {
+        return Value::Bool(false);
+    }
+    if fold_eq(text, "null") {
+        return Value::Null;
+    }
+    if text == "0" {
+        return Value::Int(0);
+    }
+    if !text.is_empty()
+        && !text.starts_with('0')
+        && let Ok(i) = text.parse::<i64>()
+    {
+        return Value::Int(i);
+    }
+    Value::Str(text.to_owned())
+}
+
+/// Go's `strings.EqualFold` against an ASCII word: simple Unicode case folding, where the
+/// long s (ſ) folds to `s` and the Kelvin sign to `k`.
+fn fold_eq(text: &str, word: &str) -> bool {
+    let mut chars = text.chars();
+    for w in word.chars() {
+        let Some(c) = chars.next() else {
+            return false;
+        };
+        let c = match c {
+            'ſ' => 's',
+            'K' => 'k',
+            c => c.to_ascii_lowercase(),
+        };
+        if c != w {
+            return false;
+        }
+    }
+    chars.next().is_none()
+}
+
+/// Write `value` at `index`, padding with nulls (Helm's `setIndex`); the error is Helm's text.
+pub fn set_index(list: &mut Vec<Node>, index: i64, value: Node, origin: &Origin) -> Result<(), String> {
+    if index < 0 {
+        return Err(format!("negative {index} index not allowed"));
+    }
+    if index > MAX_INDEX {
+        return Err(format!("index of {index} is greater than maximum supported index of {MAX_INDEX}"));
+    }
+    let index = index as usize;
+    while list.len() <= index {
+        list.push(Node::new(Value::Null, origin.clone()));
+    }
+    list[index] = value;
+    Ok(())
+}
+
+/// Helm's `set`: an empty key is silently dropped.
+fn set(data: &mut Map, key: &str, node: Node) {
+    if !key.is_empty() {
+        data.insert(key.to_owned(), node);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(kind: FlagKind, text: &str) -> Result<Map, Error> {
+        let mut map = Map::new();
+        apply(&mut map, kind, 1, text, &mut |p: &str| Ok(format!("<{p}>")))?;
+        Ok(map)
+    }
+
+    #[test]
+    fn given_set_infers_helm_types() {
+        let map = parse(FlagKind::Set, "a=true,b=010,c=-1,d=1.5,e=NULL,f=").expect("valid");
+        assert_eq!(map["a"].value, Value::Bool(true));
+        assert_eq!(map["b"].value, Value::Str("010".into()));
+        assert_eq!(map["c"].value, Value::Int(-1));
+        assert_eq!(map["d"].value, Value::Str("1.5".into()));
+        assert_eq!(map["e"].value, Value::Null);
+        assert_eq!(map["f"].value, Value::Str(String::new()));
+        assert_eq!(map["a"].origin.literal.as_deref(), Some("true"));
+    }
+
+    #[test]
+    fn given_a_type_conflict_produces_go_conversion_text() {
+        let err = parse(FlagKind::Set, "a=1,a.b=2").expect_err("conflict");
+        assert_eq!(
+            err.to_string(),
+            "failed parsing --set data: unable to parse key: interface conversion: interface {} is int64, not map[string]interface {}"
+        );
+    }
+
+    #[test]
+    fn given_set_file_reads_each_list_element() {
+        let map = parse(FlagKind::SetFile, "a={p,q}").expect("valid");
+        let Value::List(items) = &map["a"].value else { panic!("list") };
+        assert_eq!(items[1].value, Value::Str("<q>".into()));
+    }
+}

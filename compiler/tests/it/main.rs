@@ -1,0 +1,5 @@
+//! The compiler's integration tests: one binary, one module per area.
+
+mod defaults;
+mod helm_conformance;
+mod schema;

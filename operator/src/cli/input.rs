@@ -1,0 +1,124 @@
+//! The values flags every command takes, and the I/O behind them.
+//!
+//! Input: `-f/--values` (repeatable; `a.yaml,b.yaml` is two files; `-` is stdin), `--set`,
+//! `--set-string`, `--set-json`, `--set-file`, `--set-literal`, `--skip-schema-validation`.
+//! Output: the compiler's [`Inputs`] (file texts read here, so the compiler stays pure) and a
+//! file reader for `--set-file`. Standard input is read once: a second `-` reads nothing, as
+//! in Helm.
+
+use std::io::Read;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use gpuplan_compiler::{Diagnostic, Effective, FlagKind, InputFile, InputFlag, Inputs, Severity};
+
+/// The values flags, shared by every command that compiles values.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ValuesArgs {
+    /// Values file (YAML); repeat, or separate with commas; `-` reads standard input.
+    #[arg(short = 'f', long = "values", value_name = "FILE", value_delimiter = ',')]
+    pub files: Vec<String>,
+    /// Set values: `a.b=v,c[0]=w` (types inferred as Helm does, then typed by the schema).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Set string values: every value stays a string.
+    #[arg(long = "set-string", value_name = "KEY=VALUE")]
+    pub set_string: Vec<String>,
+    /// Set JSON values: `a={"b":1},c=[1,2]`.
+    #[arg(long = "set-json", value_name = "KEY=JSON")]
+    pub set_json: Vec<String>,
+    /// Set values from files: `a=path` stores the file's contents as a string; `-` reads stdin.
+    #[arg(long = "set-file", value_name = "KEY=PATH")]
+    pub set_file: Vec<String>,
+    /// Set one literal string value: everything after the first `=` is the value.
+    #[arg(long = "set-literal", value_name = "KEY=VALUE")]
+    pub set_literal: Vec<String>,
+    /// Do not check the values against the schema (as in Helm); unknown keys are ignored.
+    #[arg(long)]
+    pub skip_schema_validation: bool,
+}
+
+/// Standard input, readable once.
+#[derive(Debug, Default)]
+pub struct Stdin {
+    used: bool,
+}
+
+impl Stdin {
+    /// All of standard input the first time; nothing afterwards.
+    pub fn read(&mut self) -> anyhow::Result<String> {
+        if std::mem::replace(&mut self.used, true) {
+            return Ok(String::new());
+        }
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("cannot read standard input")?;
+        Ok(text)
+    }
+}
+
+/// Read a values file or a `--set-file` path as Helm's `readFile` does: `-` (after trimming
+/// spaces) is standard input; anything else is a local path.
+pub fn read_path(path: &str, stdin: &mut Stdin) -> anyhow::Result<String> {
+    if path.trim() == "-" {
+        return stdin.read();
+    }
+    if let Some((scheme, _)) = path.split_once("://")
+        && matches!(scheme, "http" | "https" | "oci")
+    {
+        bail!(
+            "cannot read `{path}`: gpuplan does not fetch values over the network; download the file and pass its path"
+        );
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{path}`"))?;
+    String::from_utf8(bytes).with_context(|| format!("`{path}` is not UTF-8 text"))
+}
+
+impl ValuesArgs {
+    /// The flags as compiler inputs, with every `-f` file read.
+    pub fn inputs(&self, stdin: &mut Stdin) -> anyhow::Result<Inputs> {
+        let mut files = Vec::new();
+        for name in self.files.iter().filter(|n| !n.is_empty()) {
+            let text = read_path(name, stdin).with_context(|| format!("values file `{name}` (-f)"))?;
+            files.push(InputFile { name: name.clone(), text });
+        }
+        let mut flags = Vec::new();
+        let groups = [
+            (FlagKind::SetJson, &self.set_json),
+            (FlagKind::Set, &self.set),
+            (FlagKind::SetString, &self.set_string),
+            (FlagKind::SetFile, &self.set_file),
+            (FlagKind::SetLiteral, &self.set_literal),
+        ];
+        for (kind, texts) in groups {
+            flags.extend(texts.iter().map(|text| InputFlag { kind, text: text.clone() }));
+        }
+        Ok(Inputs { files, flags })
+    }
+
+    /// Read, load and coalesce: the effective values and every diagnostic about them.
+    pub fn compile(&self) -> anyhow::Result<(Effective, Vec<Diagnostic>)> {
+        let mut stdin = Stdin::default();
+        let inputs = self.inputs(&mut stdin)?;
+        let mut read_file = |path: &str| read_path(path, &mut stdin).map_err(|e| format!("{e:#}"));
+        let user = gpuplan_compiler::load(&inputs, &mut read_file)?;
+        let effective = gpuplan_compiler::coalesce(user)?;
+        let diagnostics = gpuplan_compiler::check(&effective, self.skip_schema_validation);
+        Ok((effective, diagnostics))
+    }
+}
+
+/// Print diagnostics, warnings included, to stderr; true when any is an error.
+pub fn print_diagnostics(diagnostics: &[Diagnostic]) -> bool {
+    for d in diagnostics {
+        eprintln!("{d}");
+    }
+    diagnostics.iter().any(|d| d.severity == Severity::Error)
+}
+
+/// A one-line count: `2 errors, 1 warning`.
+pub fn summary(diagnostics: &[Diagnostic]) -> String {
+    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = diagnostics.len() - errors;
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
+}

@@ -1,0 +1,77 @@
+//! The command line: parse flags, run a command, turn its outcome into an exit code.
+//!
+//! Input: `std::env::args`. Output: text on stdout/stderr and the process exit code
+//! (0 ok, 1 differences found for diff commands, 2 error). Commands live in their own modules;
+//! the values flags every command shares, and the file and stdin reading behind them, are in
+//! [`input`].
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod input;
+mod lint;
+mod schema;
+mod values;
+
+/// Exit code: everything went as asked.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a diff command found differences.
+pub const EXIT_DIFFERENCES: u8 = 1;
+/// Exit code: an error.
+pub const EXIT_ERROR: u8 = 2;
+
+/// gpuplan compiles Helm-style values for the NVIDIA GPU Operator into a fully resolved plan:
+/// every Kubernetes object and every node runtime change, before anything touches a cluster.
+#[derive(Debug, Parser)]
+#[command(name = "gpuplan", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the effective values: the built-in defaults with files and flags applied.
+    Values(values::Args),
+    /// Check values against the schema and gpuplan's rules; print every problem.
+    Lint(lint::Args),
+    /// Print the values JSON Schema.
+    Schema(schema::Args),
+}
+
+/// Run the command line and return the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Values(args) => values::run(&args),
+        Command::Lint(args) => lint::run(&args),
+        Command::Schema(args) => schema::run(&args),
+    };
+    ExitCode::from(code.unwrap_or_else(|e| report(&e)))
+}
+
+/// Print an error to stderr and give the error exit code.
+pub fn report(error: &anyhow::Error) -> u8 {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "Error: {error}");
+    for cause in error.chain().skip(1) {
+        let _ = writeln!(stderr, "  caused by: {cause}");
+    }
+    if let Some(detail) = error.downcast_ref::<gpuplan_compiler::Error>().and_then(gpuplan_compiler::Error::detail) {
+        let _ = writeln!(stderr, "  {detail}");
+    }
+    EXIT_ERROR
+}
+
+/// Write text to stdout; a closed pipe (`gpuplan values | head`) is not an error.
+pub fn print_out(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,3 @@
+//! The gpuplan binary's library: the command line and all I/O around the pure compiler.
+
+pub mod cli;

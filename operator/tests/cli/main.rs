@@ -1,0 +1,35 @@
+//! End-to-end tests of the `gpuplan` binary: one test binary, one module per command.
+
+use assert_cmd::Command;
+
+mod basics;
+mod values;
+
+/// The `gpuplan` binary under test.
+pub fn gpuplan() -> Command {
+    Command::cargo_bin("gpuplan").expect("the gpuplan binary is built")
+}
+
+/// The seed command line from the design (what a user runs with `helm install` today).
+pub fn seed_args() -> Vec<&'static str> {
+    vec![
+        "--set",
+        "operator.defaultRuntime=containerd",
+        "--set",
+        "toolkit.env[0].name=CONTAINERD_CONFIG",
+        "--set",
+        "toolkit.env[0].value=/etc/containerd/config.toml",
+        "--set",
+        "toolkit.env[1].name=CONTAINERD_SOCKET",
+        "--set",
+        "toolkit.env[1].value=/run/containerd/containerd.sock",
+        "--set",
+        "toolkit.env[2].name=CONTAINERD_RUNTIME_CLASS",
+        "--set",
+        "toolkit.env[2].value=nvidia",
+        "--set",
+        "toolkit.env[3].name=CONTAINERD_SET_AS_DEFAULT",
+        "--set",
+        "toolkit.env[3].value=true",
+    ]
+}
