@@ -152,6 +152,46 @@ impl Diagnostic {
         self.hint = Some(hint.into());
         self
     }
+
+    /// The diagnostic with the source line it points at and a caret under the column, when
+    /// `text_of` has the text of its source:
+    ///
+    /// ```text
+    /// error: /operator/defaultRuntime: not one of the allowed values
+    ///   --> values.yaml:4:3
+    ///    |
+    ///  4 |   defaultRuntime: podman
+    ///    |   ^
+    ///   = expected: one of "containerd", "crio", "docker"
+    /// ```
+    pub fn render(&self, text_of: &dyn Fn(&crate::values::Source) -> Option<String>) -> String {
+        let plain = self.to_string();
+        let Some(origin) = &self.origin else {
+            return plain;
+        };
+        let (Some(span), Some(text)) = (origin.span, text_of(&origin.source)) else {
+            return plain;
+        };
+        let Some(line) = text.lines().nth(span.line.saturating_sub(1) as usize) else {
+            return plain;
+        };
+        let number = span.line.to_string();
+        let pad = " ".repeat(number.len());
+        let caret_at: String = line
+            .chars()
+            .take(span.col.saturating_sub(1) as usize)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let snippet = format!("\n {pad} |\n {number} | {line}\n {pad} | {caret_at}^");
+        // The snippet goes right after the `-->` line.
+        match plain.split_once('\n') {
+            Some((head, rest)) => match rest.split_once('\n') {
+                Some((arrow, tail)) => format!("{head}\n{arrow}{snippet}\n{tail}"),
+                None => format!("{head}\n{rest}{snippet}"),
+            },
+            None => plain,
+        }
+    }
 }
 
 impl fmt::Display for Diagnostic {

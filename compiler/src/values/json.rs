@@ -12,7 +12,7 @@ use super::{Map, Node, Origin, Value};
 
 /// Go's `encoding/json` nesting limit is 10000; a lower bound here keeps recursion safe on
 /// small thread stacks and is far beyond any real value.
-const MAX_DEPTH: usize = 1000;
+const MAX_DEPTH: usize = 500;
 
 /// Decode one JSON value from the start of `text` (leading whitespace allowed).
 /// Returns the value and the number of bytes consumed.
@@ -295,6 +295,14 @@ mod tests {
         assert_eq!(read("x").unwrap_err(), "invalid character 'x' looking for beginning of value");
         assert_eq!(read("{\"a\":1").unwrap_err(), "unexpected EOF");
         assert_eq!(read("{a:1}").unwrap_err(), "invalid character 'a' looking for beginning of object key string");
+    }
+
+    #[test]
+    fn given_hostile_nesting_stops_with_an_error() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(read(&deep).unwrap_err(), "exceeded max depth");
+        let ok = format!("{}{}", "[".repeat(400), "]".repeat(400));
+        assert!(read(&ok).is_ok());
     }
 
     #[test]

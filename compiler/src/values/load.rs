@@ -489,6 +489,12 @@ mod tests {
     }
 
     #[test]
+    fn given_hostile_nesting_stops_with_an_error() {
+        let deep = format!("a: {}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(load(&deep, &Source::Inline).is_err());
+    }
+
+    #[test]
     fn given_go_integer_forms_parses_like_parse_int_base_0() {
         assert_eq!(parse_go_int("08"), None);
         assert_eq!(parse_go_int("0"), Some(0));

@@ -252,7 +252,7 @@ pub fn to_yaml(map: &Map) -> String {
 fn write_yaml_map(out: &mut String, map: &Map, depth: usize) {
     for (k, v) in map {
         indent(out, depth);
-        write_yaml_scalar_string(out, k, depth);
+        write_yaml_key(out, k);
         out.push(':');
         write_yaml_child(out, &v.value, depth, false);
     }
@@ -270,7 +270,7 @@ fn write_yaml_child(out: &mut String, value: &Value, depth: usize, in_list: bool
                         indent(out, depth + 1);
                     }
                     first = false;
-                    write_yaml_scalar_string(out, k, depth + 1);
+                    write_yaml_key(out, k);
                     out.push(':');
                     write_yaml_child(out, &v.value, depth + 1, false);
                 }
@@ -317,6 +317,15 @@ fn write_yaml_scalar(out: &mut String, value: &Value, depth: usize) {
         Value::Str(s) => write_yaml_scalar_string(out, s, depth),
         Value::Map(_) => out.push_str("{}"),
         Value::List(_) => out.push_str("[]"),
+    }
+}
+
+/// A map key: plain when safe, double-quoted otherwise (a block scalar cannot be a key).
+fn write_yaml_key(out: &mut String, key: &str) {
+    if plain_is_safe(key) {
+        out.push_str(key);
+    } else {
+        write_json_string(out, key);
     }
 }
 

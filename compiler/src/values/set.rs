@@ -25,6 +25,9 @@ use crate::error::Error;
 pub const MAX_INDEX: i64 = 65536;
 /// Most `.`-separated map levels a key path may have.
 pub const MAX_NESTED_NAME_LEVEL: usize = 30;
+/// Most levels of any kind (`[i]` and `.` after `]` are not limited by Helm); a bound keeps the
+/// recursive parser within its stack on hostile input.
+pub const MAX_DEPTH: usize = 200;
 
 /// Reads a `--set-file` path (`-` is standard input) and returns its contents or an error text.
 pub type FileReader<'r> = dyn FnMut(&str) -> Result<String, String> + 'r;
@@ -39,7 +42,7 @@ pub fn apply(
     read_file: &mut FileReader<'_>,
 ) -> Result<(), Error> {
     let origin = Origin::new(Source::Flag { kind, index, text: text.into() });
-    let mut parser = Parser { chars: text.chars().collect(), pos: 0, kind, origin, read_file };
+    let mut parser = Parser { chars: text.chars().collect(), pos: 0, depth: 0, kind, origin, read_file };
     loop {
         match parser.key(values, 0) {
             Ok(()) => continue,
@@ -151,6 +154,7 @@ struct Until {
 struct Parser<'r, 'f> {
     chars: Vec<char>,
     pos: usize,
+    depth: usize,
     kind: FlagKind,
     origin: Origin,
     read_file: &'r mut FileReader<'f>,
@@ -201,6 +205,20 @@ impl Parser<'_, '_> {
     }
 
     fn key(&mut self, data: &mut Map, level: usize) -> Result<(), Stop> {
+        self.depth += 1;
+        let result = self.key_at(data, level);
+        self.depth -= 1;
+        result
+    }
+
+    fn too_deep(&self) -> Option<Stop> {
+        (self.depth > MAX_DEPTH).then(|| msg(format!("key path nests deeper than {MAX_DEPTH} levels")))
+    }
+
+    fn key_at(&mut self, data: &mut Map, level: usize) -> Result<(), Stop> {
+        if let Some(stop) = self.too_deep() {
+            return Err(stop);
+        }
         let stop: &[char] = if self.literal() { &['=', '[', '.'] } else { &['=', '[', ',', '.'] };
         let Until { text: key, last } = self.until(stop);
         match last {
@@ -322,7 +340,17 @@ impl Parser<'_, '_> {
 
     /// What follows `[i]`: `=value`, `.key...` or `[j]...`. Returns the list even when it
     /// fails, as Helm does (`x[0]` with nothing after it leaves `x: []`).
-    fn list_item(&mut self, mut list: Vec<Node>, i: i64, level: usize) -> (Vec<Node>, Result<(), Stop>) {
+    fn list_item(&mut self, list: Vec<Node>, i: i64, level: usize) -> (Vec<Node>, Result<(), Stop>) {
+        self.depth += 1;
+        let result = match self.too_deep() {
+            Some(stop) => (list, Err(stop)),
+            None => self.list_item_at(list, i, level),
+        };
+        self.depth -= 1;
+        result
+    }
+
+    fn list_item_at(&mut self, mut list: Vec<Node>, i: i64, level: usize) -> (Vec<Node>, Result<(), Stop>) {
         if i < 0 {
             return (list, Err(msg(format!("negative {i} index not allowed"))));
         }
@@ -552,6 +580,14 @@ mod tests {
             err.to_string(),
             "failed parsing --set data: unable to parse key: interface conversion: interface {} is int64, not map[string]interface {}"
         );
+    }
+
+    #[test]
+    fn given_hostile_nesting_stops_with_an_error() {
+        let deep = format!("a{}=1", "[0]".repeat(5000));
+        assert!(parse(FlagKind::Set, &deep).is_err());
+        let deep = format!("a{}=1", "[0].b".repeat(5000));
+        assert!(parse(FlagKind::Set, &deep).is_err());
     }
 
     #[test]

@@ -22,7 +22,8 @@ fn defaults() -> &'static Map {
     &gpuplan_compiler::defaults().expect("defaults parse").0
 }
 
-/// Deliberate differences from the upstream chart: (pointer, why).
+/// Deliberate differences from the upstream chart: the operator image is gpuplan's, and the NFD
+/// block is compared with the subchart's effective values below.
 const DIFFERENCES: [&str; 3] = ["/operator/repository", "/operator/image", "/node-feature-discovery"];
 
 fn compare(ours: &Map, theirs: &Map, pointer: &str, diffs: &mut Vec<String>) {

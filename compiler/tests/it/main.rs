@@ -2,4 +2,5 @@
 
 mod defaults;
 mod helm_conformance;
+mod robustness;
 mod schema;

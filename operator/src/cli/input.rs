@@ -10,7 +10,7 @@ use std::io::Read;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use gpuplan_compiler::{Diagnostic, Effective, FlagKind, InputFile, InputFlag, Inputs, Severity};
+use gpuplan_compiler::{Diagnostic, Effective, FlagKind, InputFile, InputFlag, Inputs, Severity, Source};
 
 /// The values flags, shared by every command that compiles values.
 #[derive(Debug, Clone, Default, Args)]
@@ -95,24 +95,55 @@ impl ValuesArgs {
         Ok(Inputs { files, flags })
     }
 
-    /// Read, load and coalesce: the effective values and every diagnostic about them.
-    pub fn compile(&self) -> anyhow::Result<(Effective, Vec<Diagnostic>)> {
+    /// Read, load, coalesce and check: the effective values and every diagnostic about them.
+    pub fn compile(&self) -> anyhow::Result<Compiled> {
         let mut stdin = Stdin::default();
         let inputs = self.inputs(&mut stdin)?;
         let mut read_file = |path: &str| read_path(path, &mut stdin).map_err(|e| format!("{e:#}"));
         let user = gpuplan_compiler::load(&inputs, &mut read_file)?;
         let effective = gpuplan_compiler::coalesce(user)?;
         let diagnostics = gpuplan_compiler::check(&effective, self.skip_schema_validation);
-        Ok((effective, diagnostics))
+        Ok(Compiled { inputs, effective, diagnostics })
     }
 }
 
-/// Print diagnostics, warnings included, to stderr; true when any is an error.
-pub fn print_diagnostics(diagnostics: &[Diagnostic]) -> bool {
-    for d in diagnostics {
-        eprintln!("{d}");
+/// What compiling the values flags produced.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The files and flags, kept to quote source lines in diagnostics.
+    pub inputs: Inputs,
+    /// User and effective values.
+    pub effective: Effective,
+    /// Every problem and warning.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Compiled {
+    /// Whether any diagnostic is an error.
+    pub fn failed(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
     }
-    diagnostics.iter().any(|d| d.severity == Severity::Error)
+
+    /// Each diagnostic with the source line it points at, separated by blank lines.
+    pub fn render(&self) -> String {
+        let text_of = |source: &Source| match source {
+            Source::Defaults => Some(gpuplan_compiler::DEFAULT_VALUES.to_owned()),
+            Source::File(name) => self.inputs.files.iter().find(|f| *f.name == **name).map(|f| f.text.clone()),
+            _ => None,
+        };
+        let mut out = String::new();
+        for d in &self.diagnostics {
+            out.push_str(&d.render(&text_of));
+            out.push_str("\n\n");
+        }
+        out
+    }
+
+    /// Print the diagnostics, warnings included, to stderr; true when any is an error.
+    pub fn print_diagnostics(&self) -> bool {
+        eprint!("{}", self.render());
+        self.failed()
+    }
 }
 
 /// A one-line count: `2 errors, 1 warning`.

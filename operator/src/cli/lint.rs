@@ -3,8 +3,6 @@
 //! Input: the values flags. Output: one block per diagnostic and a summary line on stdout.
 //! Exit code 2 when there is an error, 0 otherwise (warnings included).
 
-use gpuplan_compiler::Severity;
-
 use super::input::{ValuesArgs, summary};
 use super::{EXIT_ERROR, EXIT_OK, print_out};
 
@@ -18,14 +16,9 @@ pub struct Args {
 
 /// Run `gpuplan lint`.
 pub fn run(args: &Args) -> anyhow::Result<u8> {
-    let (_, diagnostics) = args.values.compile()?;
-    let mut text = String::new();
-    for d in &diagnostics {
-        text.push_str(&d.to_string());
-        text.push_str("\n\n");
-    }
-    let failed = diagnostics.iter().any(|d| d.severity == Severity::Error);
-    text.push_str(&format!("lint: {}\n", summary(&diagnostics)));
+    let compiled = args.values.compile()?;
+    let mut text = compiled.render();
+    text.push_str(&format!("lint: {}\n", summary(&compiled.diagnostics)));
     print_out(&text)?;
-    Ok(if failed { EXIT_ERROR } else { EXIT_OK })
+    Ok(if compiled.failed() { EXIT_ERROR } else { EXIT_OK })
 }

@@ -7,7 +7,7 @@
 use clap::ValueEnum;
 use gpuplan_compiler::values::print;
 
-use super::input::{ValuesArgs, print_diagnostics};
+use super::input::ValuesArgs;
 use super::{EXIT_ERROR, EXIT_OK, print_out};
 
 /// Output format.
@@ -37,10 +37,11 @@ pub struct Args {
 
 /// Run `gpuplan values`.
 pub fn run(args: &Args) -> anyhow::Result<u8> {
-    let (effective, diagnostics) = args.values.compile()?;
-    if print_diagnostics(&diagnostics) {
+    let compiled = args.values.compile()?;
+    if compiled.print_diagnostics() {
         return Ok(EXIT_ERROR);
     }
+    let effective = &compiled.effective;
     let values = if args.user_supplied { &effective.user } else { &effective.values };
     let text = match args.output {
         Format::Yaml => print::to_yaml(&values.0),

@@ -154,12 +154,18 @@ fn schema_errors_are_all_reported_with_source_pointer_and_expectation() {
     let expected = "\
 error: /driver/version: wrong type: expected string
   --> bad.yaml:2:3
+   |
+ 2 |   version: 010
+   |   ^
   = expected: string
   = found: number 8 (written `010`)
   = help: YAML 1.1 reads `010` as a number; quote it (\"010\") to keep the text
 
 error: /operator/defaultRuntime: not one of the allowed values
   --> bad.yaml:4:3
+   |
+ 4 |   defaultRuntime: podman
+   |   ^
   = expected: one of \"containerd\", \"crio\", \"docker\"
   = found: string \"podman\"
 
