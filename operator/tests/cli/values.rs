@@ -242,3 +242,17 @@ fn set_file_stores_the_file_contents() {
     let values: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(values["dcgmExporter"]["config"]["data"], "DCGM_FI_DEV_SM_CLOCK, gauge, SM clock\n");
 }
+
+#[test]
+fn set_file_dash_reads_stdin_once() {
+    let out = gpuplan()
+        .args(["values", "-o", "json", "--user-supplied", "--set", "dcgmExporter.config.name=metrics"])
+        .args(["--set-file", "dcgmExporter.config.data=-", "-f", "-"])
+        .write_stdin("dcgm:\n  enabled: true\n")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let values: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(values["dcgm"]["enabled"], true, "-f - is read first and gets stdin");
+    assert_eq!(values["dcgmExporter"]["config"]["data"], "", "a second `-` reads nothing, as in Helm");
+}
