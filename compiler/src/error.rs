@@ -45,6 +45,16 @@ pub enum Error {
         /// The value found in its place.
         found: String,
     },
+    /// A node's runtime config file (TOML or JSON) cannot be read; nothing was changed.
+    #[error("cannot read {file}{}: {message}", at(span))]
+    NodeConfig {
+        /// The file.
+        file: Arc<str>,
+        /// Where in the file, when known.
+        span: Option<Span>,
+        /// What is wrong.
+        message: String,
+    },
     /// The values break the schema or a semantic rule; every problem is listed.
     #[error("{}", invalid_message(.0))]
     Invalid(Vec<Diagnostic>),

@@ -11,10 +11,14 @@
 //!   -> coalesce  -> Effective  over the built-in defaults (values/values.yaml), Helm's rules
 //!   -> check     -> Vec<Diagnostic>  schema, unrendered keys, semantic rules — all at once
 //!   -> resolve   -> Config     typed, for the stages that render the plan
+//!   -> node_runtime -> NodeRuntime   what every GPU node's container runtime config becomes
+//!        (node::patch / node::revert apply it to the text of a node's config files)
 //! ```
 
 pub mod config;
+pub mod diff;
 pub mod error;
+pub mod node;
 pub mod schema;
 pub mod values;
 
@@ -118,7 +122,11 @@ pub fn check(effective: &Effective, skip_schema: bool) -> Vec<Diagnostic> {
     out.extend(schema::unrendered(&effective.user));
     if schema_ok {
         match resolve(&effective.values) {
-            Ok(config) => out.extend(config::rules::check(&config, &effective.values)),
+            Ok(config) => {
+                out.extend(config::rules::check(&config, &effective.values));
+                let (_, diagnostics) = node_runtime(&config);
+                out.extend(with_origins(diagnostics, &effective.values));
+            }
             Err(Error::Invalid(diagnostics)) => out.extend(diagnostics),
             Err(other) => out.push(Diagnostic::error("", other.to_string())),
         }
@@ -130,4 +138,20 @@ pub fn check(effective: &Effective, skip_schema: bool) -> Vec<Diagnostic> {
 /// reported by [`check`] unless the schema check is skipped, as Helm ignores them then).
 pub fn resolve(values: &Values) -> Result<Config, Error> {
     config::from_values(values)
+}
+
+/// Stage 5: the node runtime change, with what the toolkit's env contract says about it.
+pub fn node_runtime(config: &Config) -> (node::NodeRuntime, Vec<Diagnostic>) {
+    node::runtime::resolve(config)
+}
+
+/// Give diagnostics that name a value (by pointer) the origin of that value.
+fn with_origins(diagnostics: Vec<Diagnostic>, values: &Values) -> Vec<Diagnostic> {
+    diagnostics
+        .into_iter()
+        .map(|d| {
+            let origin = d.origin.clone().or_else(|| values.pointer(&d.pointer).map(|n| n.origin.clone()));
+            d.with_origin(origin)
+        })
+        .collect()
 }

@@ -1,3 +1,4 @@
 //! The gpuplan binary's library: the command line and all I/O around the pure compiler.
 
 pub mod cli;
+pub mod file;

@@ -20,6 +20,8 @@ use crate::values::{FlagKind, Node, Source, Value, Values, print};
 
 mod diagnostic;
 
+pub use diagnostic::closest;
+
 /// The committed schema, as shipped (also in the Helm chart).
 pub const SCHEMA: &str = include_str!("../../../schema/values.schema.json");
 

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 pub mod input;
 mod lint;
+mod node;
 mod schema;
 mod values;
 
@@ -41,6 +42,9 @@ pub enum Command {
     Lint(lint::Args),
     /// Print the values JSON Schema.
     Schema(schema::Args),
+    /// Preview, apply or revert the change to a GPU node's container runtime config.
+    #[command(subcommand)]
+    Node(node::Command),
 }
 
 /// Run the command line and return the process exit code.
@@ -50,6 +54,7 @@ pub fn main() -> ExitCode {
         Command::Values(args) => values::run(&args),
         Command::Lint(args) => lint::run(&args),
         Command::Schema(args) => schema::run(&args),
+        Command::Node(command) => node::run(&command),
     };
     ExitCode::from(code.unwrap_or_else(|e| report(&e)))
 }

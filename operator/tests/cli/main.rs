@@ -3,6 +3,7 @@
 use assert_cmd::Command;
 
 mod basics;
+mod node;
 mod values;
 
 /// The `gpuplan` binary under test.

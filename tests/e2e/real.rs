@@ -1,0 +1,124 @@
+//! Finding and running the real components the end-to-end tests need.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A containerd build to test against.
+#[derive(Debug, Clone)]
+pub struct Containerd {
+    /// Which release line (`1.6`, `1.7`, `2`).
+    pub line: &'static str,
+    /// The binary.
+    pub bin: PathBuf,
+}
+
+/// The containerd of a release line, from `GPUPLAN_CONTAINERD_<LINE>`; `None` (after saying so
+/// loudly) when absent, unless `GPUPLAN_REQUIRE_REAL=1` makes that a failure.
+pub fn containerd(line: &'static str) -> Option<Containerd> {
+    let var = format!("GPUPLAN_CONTAINERD_{}", line.replace('.', "_"));
+    let bin = std::env::var_os(&var).map(PathBuf::from).filter(|p| p.exists());
+    match bin {
+        Some(bin) => Some(Containerd { line, bin }),
+        None => {
+            let message = format!(
+                "containerd {line} is not available ({var} unset or missing): run scripts/install-test-deps and `source target/test-deps/env`"
+            );
+            assert!(std::env::var_os("GPUPLAN_REQUIRE_REAL").is_none(), "GPUPLAN_REQUIRE_REAL is set: {message}");
+            eprintln!("SKIPPED: {message}");
+            None
+        }
+    }
+}
+
+impl Containerd {
+    /// `containerd --config <file> config dump`, parsed.
+    pub fn dump(&self, config: &Path) -> toml_edit::DocumentMut {
+        let out = Command::new(&self.bin)
+            .arg("--config")
+            .arg(config)
+            .args(["config", "dump"])
+            .output()
+            .expect("containerd runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "containerd {} config dump failed:\n{}",
+            self.line,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout.parse().unwrap_or_else(|e| panic!("dump is TOML: {e}\n{stdout}"))
+    }
+
+    /// Start a private daemon on `config` (which must set root, state and grpc.address inside
+    /// a temp dir); the log goes to `log`.
+    pub fn start(&self, config: &Path, log: &Path) -> Daemon {
+        let log_file = std::fs::File::create(log).expect("log file");
+        let child = Command::new(&self.bin)
+            .arg("--config")
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log"))
+            .stderr(log_file)
+            .spawn()
+            .expect("containerd starts");
+        Daemon { child, log: log.to_owned() }
+    }
+}
+
+/// A running private containerd, stopped when dropped.
+pub struct Daemon {
+    child: Child,
+    /// Its log file.
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Wait until `ctr version` answers on the socket.
+    pub fn wait_ready(&mut self, socket: &Path) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("containerd exited ({status}):\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+            }
+            let ok = Command::new("ctr")
+                .arg("--address")
+                .arg(socket)
+                .arg("version")
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ok {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("containerd did not answer in 10 s:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+    }
+
+    /// The status of the CRI plugin in `ctr plugins ls` (`ok`, `error`, ...).
+    pub fn cri_status(&self, socket: &Path) -> String {
+        let out = Command::new("ctr").arg("--address").arg(socket).args(["plugins", "ls"]).output().expect("ctr runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                (cols.get(1) == Some(&"cri")).then(|| cols.last().map(|s| (*s).to_owned())).flatten()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
