@@ -5,9 +5,9 @@
 //! difference, in code, and that is what must hold.
 
 use gpuplan_compiler::node::containerd::{binary_path, cri_plugin};
-use gpuplan_compiler::node::runtime::{CrioMode, RestartMode};
+use gpuplan_compiler::node::runtime::RestartMode;
 use gpuplan_compiler::node::toml::plain;
-use gpuplan_compiler::node::{self, Change, Files, NodeRuntime, RuntimeBinary, RuntimeKind};
+use gpuplan_compiler::node::{self, Change, Files, NodeRuntime, RuntimeBinary};
 use serde_json::{Map, Value as J};
 use toml_edit::{DocumentMut, Item};
 
@@ -27,28 +27,11 @@ fn fill(text: &str) -> String {
 /// A `NodeRuntime` for the toolkit's test defaults; each case adjusts it.
 fn base() -> NodeRuntime {
     NodeRuntime {
-        runtime: RuntimeKind::Containerd,
         config: TOP.into(),
         drop_in: Some(DROP_IN.into()),
-        drop_in_host_path: None,
-        source: None,
-        socket: "/run/containerd/containerd.sock".into(),
-        runtime_name: "nvidia".into(),
         runtimes: Vec::new(),
-        set_as_default: false,
-        cdi: false,
-        enable_cdi: false,
-        runtime_type: "io.containerd.runc.v2".into(),
-        annotation_prefixes: Vec::new(),
-        use_legacy_config: false,
         restart_mode: RestartMode::None,
-        systemd_unit: "containerd".into(),
-        install_dir: "/usr/local/nvidia".into(),
-        host_root: "/host".into(),
-        configure: true,
-        crio_mode: CrioMode::Config,
-        crio_hooks_dir: "/usr/share/containers/oci/hooks.d".into(),
-        crio_hook_filename: "oci-nvidia-hook.json".into(),
+        ..super::fixtures::containerd()
     }
 }
 

@@ -7,40 +7,25 @@
 
 use gpuplan_compiler::Error;
 use gpuplan_compiler::node::runtime::CrioMode;
-use gpuplan_compiler::node::{self, Change, Files, NodeRuntime, RestartMode, RuntimeBinary, RuntimeKind};
+use gpuplan_compiler::node::{self, Change, Files, NodeRuntime, RestartMode, RuntimeKind};
 use proptest::prelude::*;
 
 const CONFIG: &str = "/etc/crio/crio.conf";
 const DROP_IN: &str = "/etc/crio/crio.conf.d/99-nvidia.toml";
 const HOOK: &str = "/usr/share/containers/oci/hooks.d/oci-nvidia-hook.json";
-const BIN: &str = "/usr/local/nvidia/toolkit/nvidia-container-runtime";
 
 /// A CRI-O node as the defaults resolve it with CDI on: three runtimes in the drop-in.
 fn node() -> NodeRuntime {
-    let runtime = |name: &str, suffix: &str| RuntimeBinary { name: name.into(), path: format!("{BIN}{suffix}") };
     NodeRuntime {
         runtime: RuntimeKind::Crio,
         config: CONFIG.into(),
         drop_in: Some(DROP_IN.into()),
-        drop_in_host_path: None,
-        source: None,
         socket: "/var/run/crio/crio.sock".into(),
-        runtime_name: "nvidia".into(),
-        runtimes: vec![runtime("nvidia", ""), runtime("nvidia-cdi", ".cdi"), runtime("nvidia-legacy", ".legacy")],
         set_as_default: true,
         cdi: true,
-        enable_cdi: false,
-        runtime_type: "io.containerd.runc.v2".into(),
-        annotation_prefixes: Vec::new(),
-        use_legacy_config: false,
         restart_mode: RestartMode::Systemd,
         systemd_unit: "crio".into(),
-        install_dir: "/usr/local/nvidia".into(),
-        host_root: "/host".into(),
-        configure: true,
-        crio_mode: CrioMode::Config,
-        crio_hooks_dir: "/usr/share/containers/oci/hooks.d".into(),
-        crio_hook_filename: "oci-nvidia-hook.json".into(),
+        ..super::fixtures::containerd()
     }
 }
 
@@ -53,9 +38,7 @@ fn in_place(node: NodeRuntime) -> NodeRuntime {
     NodeRuntime { drop_in: None, ..node }
 }
 
-fn files(entries: &[(&str, Option<&str>)]) -> Files {
-    entries.iter().map(|(path, text)| ((*path).to_owned(), text.map(str::to_owned))).collect()
-}
+use super::fixtures::files;
 
 /// The files as they are after `change`.
 fn apply(change: &Change) -> Files {

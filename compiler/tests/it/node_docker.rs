@@ -6,42 +6,22 @@
 //! nothing, and malformed JSON is an error with line and column.
 
 use gpuplan_compiler::Error;
-use gpuplan_compiler::node::runtime::CrioMode;
-use gpuplan_compiler::node::{
-    self, Change, Files, NodeRuntime, RestartMode, RuntimeBinary, RuntimeKind, docker::sidecar_path,
-};
+use gpuplan_compiler::node::{self, Change, Files, NodeRuntime, RuntimeBinary, RuntimeKind, docker::sidecar_path};
 use proptest::prelude::*;
 
 const DAEMON: &str = "/etc/docker/daemon.json";
 const SIDECAR: &str = "/etc/docker/.daemon.json.gpuplan";
-const BIN: &str = "/usr/local/nvidia/toolkit/nvidia-container-runtime";
 
 /// A Docker node as the defaults resolve it: three runtimes, `nvidia` the default, no CDI.
 fn node() -> NodeRuntime {
-    let runtime = |name: &str, suffix: &str| RuntimeBinary { name: name.into(), path: format!("{BIN}{suffix}") };
     NodeRuntime {
         runtime: RuntimeKind::Docker,
         config: DAEMON.into(),
         drop_in: None,
-        drop_in_host_path: None,
-        source: None,
         socket: "/var/run/docker.sock".into(),
-        runtime_name: "nvidia".into(),
-        runtimes: vec![runtime("nvidia", ""), runtime("nvidia-cdi", ".cdi"), runtime("nvidia-legacy", ".legacy")],
         set_as_default: true,
-        cdi: false,
-        enable_cdi: false,
-        runtime_type: "io.containerd.runc.v2".into(),
-        annotation_prefixes: Vec::new(),
-        use_legacy_config: false,
-        restart_mode: RestartMode::Signal,
         systemd_unit: "docker".into(),
-        install_dir: "/usr/local/nvidia".into(),
-        host_root: "/host".into(),
-        configure: true,
-        crio_mode: CrioMode::Config,
-        crio_hooks_dir: "/usr/share/containers/oci/hooks.d".into(),
-        crio_hook_filename: "oci-nvidia-hook.json".into(),
+        ..super::fixtures::containerd()
     }
 }
 
