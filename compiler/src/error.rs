@@ -55,6 +55,21 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A template failed to render, or rendered something that is not a YAML map (a gpuplan
+    /// defect: the message says which template and why).
+    #[error("rendering {template}: {message}")]
+    Render {
+        /// The template.
+        template: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// `--show-only` named a pattern no object matches (Helm's text).
+    #[error("could not find template {pattern} in chart")]
+    ShowOnly {
+        /// The pattern.
+        pattern: String,
+    },
     /// The values break the schema or a semantic rule; every problem is listed.
     #[error("{}", invalid_message(.0))]
     Invalid(Vec<Diagnostic>),

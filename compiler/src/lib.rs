@@ -13,12 +13,15 @@
 //!   -> resolve   -> Config     typed, for the stages that render the plan
 //!   -> node_runtime -> NodeRuntime   what every GPU node's container runtime config becomes
 //!        (node::patch / node::revert apply it to the text of a node's config files)
+//!   -> plan      -> Plan       every object, rendered, in apply order, plus the node change
 //! ```
 
 pub mod config;
 pub mod diff;
 pub mod error;
 pub mod node;
+pub mod plan;
+pub mod render;
 pub mod schema;
 pub mod values;
 
@@ -154,4 +157,16 @@ fn with_origins(diagnostics: Vec<Diagnostic>, values: &Values) -> Vec<Diagnostic
             d.with_origin(origin)
         })
         .collect()
+}
+
+/// Stage 6: every object the install creates, rendered and in apply order, with the node
+/// change and the digest of the effective values.
+pub fn plan(
+    config: &Config,
+    node: node::NodeRuntime,
+    release: plan::Release,
+    values: &Values,
+) -> Result<plan::Plan, Error> {
+    let stages = render::render(&render::Context { config, node: &node, release: &release })?;
+    Ok(plan::build(release, stages, node, values))
 }

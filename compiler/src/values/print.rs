@@ -238,6 +238,32 @@ pub fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// YAML text of a JSON value (a map at the top) in block style: integers stay integers.
+pub fn json_to_yaml(json: &serde_json::Value) -> String {
+    match from_json(json) {
+        Value::Map(map) => to_yaml(&map),
+        other => {
+            let mut out = String::new();
+            write_yaml_scalar(&mut out, &other, 0);
+            out.push('\n');
+            out
+        }
+    }
+}
+
+fn from_json(json: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    let node = |v: &J| super::Node::new(from_json(v), super::Origin::new(super::Source::Inline));
+    match json {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(n) => n.as_i64().map(Value::Int).or_else(|| n.as_f64().map(Value::Float)).unwrap_or(Value::Null),
+        J::String(s) => Value::Str(s.clone()),
+        J::Array(items) => Value::List(items.iter().map(node).collect()),
+        J::Object(map) => Value::Map(map.iter().map(|(k, v)| (k.clone(), node(v))).collect()),
+    }
+}
+
 /// YAML text of a map in block style (go-yaml's layout: list items at their key's
 /// indentation), keys sorted, with a trailing newline. An empty map prints `{}`.
 pub fn to_yaml(map: &Map) -> String {

@@ -14,6 +14,7 @@ pub mod input;
 mod lint;
 mod node;
 mod schema;
+mod template;
 mod values;
 
 /// Exit code: everything went as asked.
@@ -36,6 +37,10 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Print every Kubernetes object of the install, as `helm template` prints a chart.
+    Template(template::TemplateArgs),
+    /// Print the whole plan: stages and objects in apply order, the node change, the digest.
+    Plan(template::PlanArgs),
     /// Print the effective values: the built-in defaults with files and flags applied.
     Values(values::Args),
     /// Check values against the schema and gpuplan's rules; print every problem.
@@ -51,6 +56,8 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
+        Command::Template(args) => template::run_template(&args),
+        Command::Plan(args) => template::run_plan(&args),
         Command::Values(args) => values::run(&args),
         Command::Lint(args) => lint::run(&args),
         Command::Schema(args) => schema::run(&args),

@@ -1,0 +1,36 @@
+//! Embeds the render templates: lists every file under `src/render/templates/` into
+//! `$OUT_DIR/templates.rs` as `(name, include_str!(path))`, so adding a template is adding a
+//! file. The name is the path under `templates/` without `.j2`.
+
+use std::path::{Path, PathBuf};
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else if path.extension().is_some_and(|e| e == "j2") {
+            out.push(path);
+        }
+    }
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/render/templates");
+    println!("cargo::rerun-if-changed={}", root.display());
+    let mut files = Vec::new();
+    collect(&root, &mut files);
+    files.sort();
+    let mut code = String::from("/// `(name, source)` of every template.\npub const TEMPLATES: &[(&str, &str)] = &[\n");
+    for path in &files {
+        let name = path.strip_prefix(&root).unwrap_or(path).with_extension("").to_string_lossy().replace('\\', "/");
+        code.push_str(&format!("    ({name:?}, include_str!({:?})),\n", path.display().to_string()));
+        println!("cargo::rerun-if-changed={}", path.display());
+    }
+    code.push_str("];\n");
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join("templates.rs");
+    if let Err(e) = std::fs::write(&out, code) {
+        panic!("cannot write {}: {e}", out.display());
+    }
+}

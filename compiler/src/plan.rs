@@ -1,0 +1,301 @@
+//! The plan: every Kubernetes object the install creates, in apply order, the node runtime
+//! change, and a digest of the values that produced them.
+//!
+//! Input: the rendered stages ([`crate::render`]), the [`NodeRuntime`] and the effective values.
+//! Output: a [`Plan`], and its text forms — `helm template`'s stream (`---` / `# Source:`) and
+//! the whole plan as YAML or JSON. Stages keep their order (the upstream operator's states);
+//! within a stage, objects follow Helm's InstallOrder by kind, then namespace and name, so the
+//! same inputs always print the same bytes.
+
+use serde::Serialize;
+use serde_json::Value as J;
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+use crate::node::{FileChange, NodeRuntime};
+use crate::values::{Values, print};
+
+/// The plan format's `apiVersion`.
+pub const API_VERSION: &str = "gpuplan.dev/v1alpha1";
+
+/// Helm's InstallOrder: kinds in the order Helm installs them; unknown kinds come after all of
+/// these, ordered by kind name.
+pub const INSTALL_ORDER: [&str; 36] = [
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+];
+
+/// Where and as what the objects are installed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Release {
+    /// Release name (`gpuplan template NAME`); names the NFD objects and labels.
+    pub name: String,
+    /// Namespace of the namespaced objects.
+    pub namespace: String,
+    /// The Kubernetes version to render for (`--kube-version`), e.g. `1.31`.
+    pub kube_version: String,
+}
+
+/// One object, as rendered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Manifest {
+    /// The template it came from, as Helm names sources: `gpuplan/<stage>/<kind>.yaml`.
+    pub source: String,
+    /// The object.
+    pub object: J,
+}
+
+impl Manifest {
+    fn text(&self, key: &str) -> &str {
+        self.object.get(key).and_then(J::as_str).unwrap_or_default()
+    }
+
+    fn meta(&self, key: &str) -> &str {
+        self.object.get("metadata").and_then(|m| m.get(key)).and_then(J::as_str).unwrap_or_default()
+    }
+
+    /// `apiVersion`.
+    pub fn api_version(&self) -> &str {
+        self.text("apiVersion")
+    }
+
+    /// `kind`.
+    pub fn kind(&self) -> &str {
+        self.text("kind")
+    }
+
+    /// `metadata.name`.
+    pub fn name(&self) -> &str {
+        self.meta("name")
+    }
+
+    /// `metadata.namespace` (empty for cluster-scoped objects).
+    pub fn namespace(&self) -> &str {
+        self.meta("namespace")
+    }
+
+    /// The object as YAML, keys sorted, strings quoted where YAML 1.1 would misread them.
+    pub fn to_yaml(&self) -> String {
+        print::json_to_yaml(&self.object)
+    }
+}
+
+/// One stage: the objects of one upstream operator state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stage {
+    /// The stage's name (`container-toolkit`).
+    pub name: String,
+    /// Its objects, in apply order.
+    pub objects: Vec<Manifest>,
+}
+
+/// The concrete change to one node's config file, when the plan was made for one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeFile {
+    /// The file.
+    pub path: String,
+    /// A unified diff of the change (empty: unchanged).
+    pub diff: String,
+}
+
+/// The plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// [`API_VERSION`].
+    pub api_version: String,
+    /// `Plan`.
+    pub kind: String,
+    /// Release name, namespace and Kubernetes version.
+    pub release: Release,
+    /// `sha256:` of the effective values (canonical JSON).
+    pub digest: String,
+    /// What every GPU node's container runtime config becomes.
+    pub node: NodeRuntime,
+    /// With `--node-config`: the concrete change to that node's files.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub node_files: Vec<NodeFile>,
+    /// The stages, in order, each with its objects.
+    pub stages: Vec<Stage>,
+}
+
+/// The sort key of an object within its stage.
+fn order(m: &Manifest) -> (usize, String, String, String) {
+    let rank = INSTALL_ORDER.iter().position(|k| *k == m.kind()).unwrap_or(INSTALL_ORDER.len());
+    let unknown_kind = if rank == INSTALL_ORDER.len() { m.kind().to_owned() } else { String::new() };
+    (rank, unknown_kind, m.namespace().to_owned(), m.name().to_owned())
+}
+
+/// The digest of effective values: `sha256:` of their canonical JSON.
+pub fn digest(values: &Values) -> String {
+    let hash = Sha256::digest(print::to_json(&values.0).as_bytes());
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Assemble the plan: stages in the order given, objects ordered within each, empty stages
+/// dropped.
+pub fn build(release: Release, stages: Vec<Stage>, node: NodeRuntime, values: &Values) -> Plan {
+    let stages = stages
+        .into_iter()
+        .filter(|s| !s.objects.is_empty())
+        .map(|mut s| {
+            // Stable: objects with equal keys keep their rendering order.
+            s.objects.sort_by_key(order);
+            s
+        })
+        .collect();
+    Plan {
+        api_version: API_VERSION.into(),
+        kind: "Plan".into(),
+        release,
+        digest: digest(values),
+        node,
+        node_files: Vec::new(),
+        stages,
+    }
+}
+
+impl Plan {
+    /// Attach the concrete change to one node's files.
+    pub fn with_node_files(mut self, files: &[FileChange]) -> Plan {
+        self.node_files = files
+            .iter()
+            .map(|f| NodeFile {
+                path: f.path.clone(),
+                diff: crate::diff::unified(&f.path, f.before.as_deref(), f.after.as_deref()),
+            })
+            .collect();
+        self
+    }
+
+    /// Every object, stage after stage.
+    pub fn manifests(&self) -> impl Iterator<Item = &Manifest> {
+        self.stages.iter().flat_map(|s| s.objects.iter())
+    }
+
+    /// The whole plan as YAML.
+    pub fn to_yaml(&self) -> String {
+        print::json_to_yaml(&serde_json::to_value(self).unwrap_or(J::Null))
+    }
+
+    /// The whole plan as JSON (indented, keys sorted, trailing newline).
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(&serde_json::to_value(self).unwrap_or(J::Null)).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// `helm template`'s output: each object as `---\n# Source: <source>\n<yaml>`; with
+    /// patterns (`--show-only`), only objects whose source after `gpuplan/` matches one, in
+    /// pattern order, a pattern matching nothing being an error.
+    pub fn template_stream(&self, show_only: &[String]) -> Result<String, Error> {
+        let mut out = String::new();
+        if show_only.is_empty() {
+            for m in self.manifests() {
+                out.push_str(&format!("---\n# Source: {}\n{}", m.source, m.to_yaml()));
+            }
+            return Ok(out);
+        }
+        for pattern in show_only {
+            let matched: Vec<&Manifest> = self
+                .manifests()
+                .filter(|m| m.source.split_once('/').is_some_and(|(_, rest)| glob(pattern, rest)))
+                .collect();
+            if matched.is_empty() {
+                return Err(Error::ShowOnly { pattern: pattern.clone() });
+            }
+            for m in matched {
+                out.push_str(&format!("---\n# Source: {}\n{}", m.source, m.to_yaml()));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Go's `filepath.Match` on `/`-separated paths: `*` and `?` never cross a `/`; `[...]`
+/// classes; `\` escapes.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some('*') => (0..=t.len()).take_while(|&i| i == 0 || t[i - 1] != '/').any(|i| go(&p[1..], &t[i..])),
+            Some('?') => t.first().is_some_and(|&c| c != '/') && go(&p[1..], &t[1..]),
+            Some('[') => {
+                let Some(end) = p.iter().position(|&c| c == ']') else { return false };
+                let (negate, class) = match p.get(1) {
+                    Some('^') => (true, &p[2..end]),
+                    _ => (false, &p[1..end]),
+                };
+                let Some(&c) = t.first() else { return false };
+                let mut hit = false;
+                let mut i = 0;
+                while i < class.len() {
+                    if i + 2 < class.len() && class[i + 1] == '-' {
+                        hit |= class[i] <= c && c <= class[i + 2];
+                        i += 3;
+                    } else {
+                        hit |= class[i] == c;
+                        i += 1;
+                    }
+                }
+                hit != negate && c != '/' && go(&p[end + 1..], &t[1..])
+            }
+            Some('\\') if p.len() > 1 => t.first() == Some(&p[1]) && go(&p[2..], &t[1..]),
+            Some(&c) => t.first() == Some(&c) && go(&p[1..], &t[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_go_patterns_glob_matches_like_filepath_match() {
+        assert!(glob("container-toolkit/*.yaml", "container-toolkit/daemonset.yaml"));
+        assert!(!glob("*.yaml", "container-toolkit/daemonset.yaml"));
+        assert!(glob("*/daemonset.yaml", "driver/daemonset.yaml"));
+        assert!(glob("driver/role*", "driver/rolebinding.yaml"));
+        assert!(glob("d[a-z]iver/?aemonset.yaml", "driver/daemonset.yaml"));
+        assert!(!glob("driver/[^d]aemonset.yaml", "driver/daemonset.yaml"));
+    }
+}

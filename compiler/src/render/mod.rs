@@ -1,0 +1,140 @@
+//! Rendering: the typed config into every Kubernetes object the GPU Operator would create.
+//!
+//! Input: a [`Context`] — the [`Config`], the resolved [`NodeRuntime`] and the [`Release`].
+//! Output: the stages of the plan, in the upstream operator's order, each with its objects.
+//!
+//! Each stage is a module with one `render` function. It makes every decision in Rust —
+//! which objects exist, images, env merged by name, selectors, mounts — into a *view* (a
+//! serializable struct), and hands the view to a template that owns the object's shape
+//! (`templates/<stage>/<kind>.yaml.j2`, embedded in the binary). Templates run with strict
+//! undefined (a misspelt field is an error, not an empty string) and no auto-escaping (YAML is
+//! not HTML); every value a template interpolates goes through `tojson`, which YAML reads back
+//! as exactly that value. Each rendered document is parsed with the YAML 1.1 loader into a
+//! plain object: the plan holds data, never template text.
+
+mod templates;
+
+pub mod image;
+pub mod operand;
+
+mod dcgm;
+mod dcgm_exporter;
+mod device_plugin;
+mod driver;
+mod extra;
+mod gfd;
+mod mig_manager;
+mod nfd;
+mod node_status_exporter;
+mod operator;
+mod prerequisites;
+mod toolkit;
+mod validation;
+
+use std::sync::OnceLock;
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::node::NodeRuntime;
+use crate::plan::{Manifest, Release, Stage};
+use crate::values::{Source, load::load};
+
+/// What every stage renders from.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The typed values.
+    pub config: &'a Config,
+    /// The node runtime change (the toolkit stage carries it to the nodes).
+    pub node: &'a NodeRuntime,
+    /// Release name, namespace and Kubernetes version.
+    pub release: &'a Release,
+}
+
+impl Context<'_> {
+    /// The namespace every namespaced object goes into.
+    pub fn namespace(&self) -> &str {
+        &self.release.namespace
+    }
+}
+
+/// The version of gpuplan rendering the plan: the default tag of its own image.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Collects the objects of one stage.
+pub struct Out<'e> {
+    env: &'e Environment<'static>,
+    objects: Vec<Manifest>,
+}
+
+impl Out<'_> {
+    /// Render `template` (`<stage>/<kind>.yaml`) with `view`, and keep every non-empty document
+    /// it produces (documents are separated by `---` lines).
+    pub fn emit<V: Serialize>(&mut self, template: &str, view: &V) -> Result<(), Error> {
+        let fail = |message: String| Error::Render { template: template.to_owned(), message };
+        let tmpl = self.env.get_template(template).map_err(|e| fail(e.to_string()))?;
+        let text =
+            tmpl.render(minijinja::Value::from(minijinja::value::Serde(view))).map_err(|e| fail(format!("{e:#}")))?;
+        for doc in text.split("\n---") {
+            let doc = doc.strip_prefix("---").unwrap_or(doc);
+            if doc.trim().is_empty() {
+                continue;
+            }
+            let values = load(doc, &Source::Inline).map_err(|e| fail(format!("{e}\n{doc}")))?;
+            if values.0.is_empty() {
+                continue;
+            }
+            self.objects.push(Manifest { source: format!("gpuplan/{template}"), object: values.to_json() });
+        }
+        Ok(())
+    }
+}
+
+type RenderStage = fn(&Context<'_>, &mut Out<'_>) -> Result<(), Error>;
+
+/// The stages, in the upstream operator's order.
+pub const STAGES: [(&str, RenderStage); 13] = [
+    ("pre-requisites", prerequisites::render),
+    ("gpuplan-operator", operator::render),
+    ("driver", driver::render),
+    ("container-toolkit", toolkit::render),
+    ("operator-validation", validation::render),
+    ("device-plugin", device_plugin::render),
+    ("dcgm", dcgm::render),
+    ("dcgm-exporter", dcgm_exporter::render),
+    ("gpu-feature-discovery", gfd::render),
+    ("mig-manager", mig_manager::render),
+    ("node-status-exporter", node_status_exporter::render),
+    ("node-feature-discovery", nfd::render),
+    ("extra-objects", extra::render),
+];
+
+fn environment() -> Result<&'static Environment<'static>, Error> {
+    static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Templates write YAML, not HTML: nothing may be HTML-escaped.
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        for (name, source) in templates::TEMPLATES {
+            env.add_template(name, source).map_err(|e| format!("{name}: {e:#}"))?;
+        }
+        Ok(env)
+    })
+    .as_ref()
+    .map_err(|message| Error::Render { template: "(templates)".into(), message: message.clone() })
+}
+
+/// Render every stage.
+pub fn render(ctx: &Context<'_>) -> Result<Vec<Stage>, Error> {
+    let env = environment()?;
+    let mut stages = Vec::new();
+    for (name, render_stage) in STAGES {
+        let mut out = Out { env, objects: Vec::new() };
+        render_stage(ctx, &mut out)?;
+        stages.push(Stage { name: name.to_owned(), objects: out.objects });
+    }
+    Ok(stages)
+}

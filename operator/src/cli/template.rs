@@ -1,0 +1,146 @@
+//! `gpuplan template` and `gpuplan plan`: the fully resolved plan, as manifests or whole.
+//!
+//! Input: the values flags, the release name and namespace, the Kubernetes version; for
+//! `plan`, optionally a node's config file. Output: `template` prints the manifests in
+//! `helm template`'s format (`---` / `# Source: gpuplan/<stage>/<kind>.yaml`), or writes them
+//! under `--output-dir`; `plan` prints the whole plan (stages, node change, digest) as YAML or
+//! JSON. The same inputs give the same bytes.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context as _;
+use gpuplan_compiler::plan::{Plan, Release};
+
+use super::input::ValuesArgs;
+use super::values::Format;
+use super::{EXIT_ERROR, EXIT_OK, print_out};
+
+/// The release the plan is for.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReleaseArgs {
+    /// Namespace of the namespaced objects.
+    #[arg(short = 'n', long, default_value = "gpu-operator")]
+    pub namespace: String,
+    /// Kubernetes version to render for.
+    #[arg(long, value_name = "VERSION", default_value = "1.31")]
+    pub kube_version: String,
+}
+
+/// Print the manifests, as `helm template` does.
+#[derive(Debug, clap::Args)]
+pub struct TemplateArgs {
+    /// Release name (names the NFD objects, like a Helm release).
+    #[arg(default_value = "gpu-operator")]
+    pub name: String,
+    /// The values.
+    #[command(flatten)]
+    pub values: ValuesArgs,
+    /// Release settings.
+    #[command(flatten)]
+    pub release: ReleaseArgs,
+    /// Print only the objects whose source matches (`container-toolkit/*.yaml`); repeatable.
+    #[arg(short = 's', long, value_name = "PATTERN")]
+    pub show_only: Vec<String>,
+    /// Write each object to DIR/<source> instead of stdout.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<String>,
+    /// Also print the CustomResourceDefinitions the install needs, first.
+    #[arg(long)]
+    pub include_crds: bool,
+}
+
+/// Print the whole plan.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Release name.
+    #[arg(default_value = "gpu-operator")]
+    pub name: String,
+    /// The values.
+    #[command(flatten)]
+    pub values: ValuesArgs,
+    /// Release settings.
+    #[command(flatten)]
+    pub release: ReleaseArgs,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = Format::Yaml)]
+    pub output: Format,
+    /// A node's runtime config file: the plan then carries its concrete change as a diff.
+    #[arg(long, value_name = "FILE")]
+    pub node_config: Option<String>,
+}
+
+/// Compile the plan; `None` after printing errors.
+pub fn compile(values: &ValuesArgs, name: &str, release: &ReleaseArgs) -> anyhow::Result<Option<Plan>> {
+    let compiled = values.compile()?;
+    if compiled.print_diagnostics() {
+        return Ok(None);
+    }
+    let config = gpuplan_compiler::resolve(&compiled.effective.values)?;
+    let (node, _) = gpuplan_compiler::node_runtime(&config);
+    let release = Release {
+        name: name.to_owned(),
+        namespace: release.namespace.clone(),
+        kube_version: release.kube_version.clone(),
+    };
+    Ok(Some(gpuplan_compiler::plan(&config, node, release, &compiled.effective.values)?))
+}
+
+/// Run `gpuplan template`.
+pub fn run_template(args: &TemplateArgs) -> anyhow::Result<u8> {
+    let Some(plan) = compile(&args.values, &args.name, &args.release)? else {
+        return Ok(EXIT_ERROR);
+    };
+    match &args.output_dir {
+        None => print_out(&plan.template_stream(&args.show_only)?)?,
+        Some(dir) => write_dir(&plan, Path::new(dir))?,
+    }
+    Ok(EXIT_OK)
+}
+
+/// `--output-dir`: each object to `DIR/<source>`; the first write truncates, later objects of
+/// the same source are appended, as Helm does.
+fn write_dir(plan: &Plan, dir: &Path) -> anyhow::Result<()> {
+    let mut written = std::collections::BTreeSet::new();
+    for m in plan.manifests() {
+        let path = dir.join(&m.source);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let first = written.insert(path.clone());
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(!first)
+            .truncate(first)
+            .open(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        write!(file, "---\n# Source: {}\n{}", m.source, m.to_yaml())?;
+        if first {
+            println!("wrote {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Run `gpuplan plan`.
+pub fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
+    let Some(mut plan) = compile(&args.values, &args.name, &args.release)? else {
+        return Ok(EXIT_ERROR);
+    };
+    if let Some(config) = &args.node_config {
+        let mut node = plan.node.clone();
+        node.config = std::path::absolute(config)?.to_string_lossy().into_owned();
+        let mut files = gpuplan_compiler::node::Files::new();
+        for path in gpuplan_compiler::node::paths(&node) {
+            files.insert(path.clone(), crate::file::read(Path::new(&path))?);
+        }
+        let change = gpuplan_compiler::node::patch(&files, &node)?;
+        plan = plan.with_node_files(&change.files);
+    }
+    print_out(&match args.output {
+        Format::Yaml => plan.to_yaml(),
+        Format::Json => plan.to_json(),
+    })?;
+    Ok(EXIT_OK)
+}
