@@ -31,6 +31,8 @@ mod prerequisites;
 mod toolkit;
 mod validation;
 
+pub use nfd::crds as nfd_crds;
+
 use std::sync::OnceLock;
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};

@@ -126,6 +126,21 @@ pub fn resources(r: &Resources) -> Option<J> {
         .then(|| serde_json::to_value(r).unwrap_or(J::Null))
 }
 
+/// The priority class of the upstream assets, kept when `daemonsets.priorityClassName` is
+/// empty (the operator only sets a non-empty one).
+pub const DEFAULT_PRIORITY_CLASS: &str = "system-node-critical";
+
+/// Secret names from two lists, `first` then `second`, each once, in order.
+pub fn merged_secrets(first: &[String], second: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for name in first.iter().chain(second) {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
+}
+
 /// `imagePullSecrets` entries from secret names.
 pub fn pull_secrets(names: &[String]) -> Vec<J> {
     names.iter().map(|n| json!({ "name": n })).collect()
@@ -166,12 +181,18 @@ impl Operand {
             selector: BTreeMap::from([("app".into(), spec.name.into())]),
             node_selector: BTreeMap::from([(format!("nvidia.com/gpu.deploy.{}", spec.component), "true".into())]),
             tolerations,
-            priority_class_name: ds.priority_class_name.clone(),
+            priority_class_name: if ds.priority_class_name.is_empty() {
+                DEFAULT_PRIORITY_CLASS.into()
+            } else {
+                ds.priority_class_name.clone()
+            },
             update_strategy: update_strategy(ds.update_strategy, &ds.rolling_update.max_unavailable),
             service_account: spec.service_account.into(),
             image: reference(spec.repository, spec.image, spec.version),
             image_pull_policy: pull_policy(spec.pull_policy).into(),
-            image_pull_secrets: pull_secrets(spec.pull_secrets),
+            // The `*-validation` init containers run the validator's image: upstream puts its
+            // pull secrets ahead of the component's.
+            image_pull_secrets: pull_secrets(&merged_secrets(&validator.image_pull_secrets, spec.pull_secrets)),
             resources: resources(spec.resources),
             runtime_class_name,
             nri,
@@ -188,7 +209,7 @@ impl Operand {
     pub fn gpu_container(&mut self, container: &str) {
         if self.nri {
             self.pod_annotations
-                .insert(format!("nvidia.cdi.k8s.io/container.{container}"), "management.nvidia.com/gpu".into());
+                .insert(format!("nvidia.cdi.k8s.io/container.{container}"), "management.nvidia.com/gpu=all".into());
         }
     }
 }
@@ -243,6 +264,16 @@ impl Env {
     pub fn apply(&mut self, user: &[EnvVar]) -> &mut Env {
         for var in user {
             self.set(&var.name, var.value.clone());
+        }
+        self
+    }
+
+    /// `HOST_ROOT`, for a container that mounts the host root, when `hostPaths.rootFS` is not
+    /// `/` (the operator rewrites the `host-root` volume and tells the container).
+    pub fn host_root(&mut self, ctx: &Context<'_>) -> &mut Env {
+        let root = &ctx.config.host_paths.root_fs;
+        if !root.is_empty() && root != "/" {
+            self.set("HOST_ROOT", root.as_str());
         }
         self
     }

@@ -80,7 +80,7 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
     };
     let op = Operand::new(ctx, &spec);
     let operator = &config.operator;
-    let agent_version = operator.version.clone().unwrap_or_else(|| VERSION.to_owned());
+    let agent_version = operator.version.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| VERSION.to_owned());
     let node = ctx.node;
     let (agent_mounts, runtime_volumes) = runtime_mounts(node);
     let view = View {
@@ -115,7 +115,7 @@ fn install_env(ctx: &Context<'_>) -> Env {
         .set("TOOLKIT_PID_FILE", PID_FILE)
         .field("NRI_NAMESPACE", "metadata.namespace");
     if config.cdi.enabled {
-        env.set("CDI_ENABLED", "true").set("NVIDIA_CONTAINER_RUNTIME_MODE", "cdi");
+        env.set("CDI_ENABLED", "true").set("NVIDIA_CONTAINER_RUNTIME_MODE", "cdi").set("CRIO_CONFIG_MODE", "config");
     }
     if config.cdi.nri_plugin_enabled {
         env.set("ENABLE_NRI_PLUGIN", "true");

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context as _;
-use gpuplan_compiler::plan::{Plan, Release};
+use gpuplan_compiler::plan::{Manifest, Plan, Release};
 
 use super::input::ValuesArgs;
 use super::values::Format;
@@ -91,18 +91,30 @@ pub fn run_template(args: &TemplateArgs) -> anyhow::Result<u8> {
     let Some(plan) = compile(&args.values, &args.name, &args.release)? else {
         return Ok(EXIT_ERROR);
     };
+    let crds =
+        if args.include_crds && plan_has_nfd(&plan) { gpuplan_compiler::render::nfd_crds()? } else { Vec::new() };
     match &args.output_dir {
-        None => print_out(&plan.template_stream(&args.show_only)?)?,
-        Some(dir) => write_dir(&plan, Path::new(dir))?,
+        None => {
+            let mut text: String =
+                crds.iter().map(|m| format!("---\n# Source: {}\n{}", m.source, m.to_yaml())).collect();
+            text.push_str(&plan.template_stream(&args.show_only)?);
+            print_out(&text)?;
+        }
+        Some(dir) => write_dir(crds.iter().chain(plan.manifests()), Path::new(dir))?,
     }
     Ok(EXIT_OK)
 }
 
+/// Whether the plan installs Node Feature Discovery (whose CRDs `--include-crds` adds).
+fn plan_has_nfd(plan: &Plan) -> bool {
+    plan.stages.iter().any(|s| s.name == "node-feature-discovery")
+}
+
 /// `--output-dir`: each object to `DIR/<source>`; the first write truncates, later objects of
 /// the same source are appended, as Helm does.
-fn write_dir(plan: &Plan, dir: &Path) -> anyhow::Result<()> {
+fn write_dir<'a>(manifests: impl Iterator<Item = &'a Manifest>, dir: &Path) -> anyhow::Result<()> {
     let mut written = std::collections::BTreeSet::new();
-    for m in plan.manifests() {
+    for m in manifests {
         let path = dir.join(&m.source);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;

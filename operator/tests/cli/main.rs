@@ -3,6 +3,7 @@
 use assert_cmd::Command;
 
 mod basics;
+mod golden_plan;
 mod node;
 mod values;
 
