@@ -1,4 +1,5 @@
-//! Finding and running the real components the end-to-end tests need.
+//! Finding and running the real components the end-to-end tests need: containerd builds, the
+//! Kubernetes JSON schemas and a Python with PyYAML, all named by `target/test-deps/env`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -13,22 +14,36 @@ pub struct Containerd {
     pub bin: PathBuf,
 }
 
-/// The containerd of a release line, from `GPUPLAN_CONTAINERD_<LINE>`; `None` (after saying so
-/// loudly) when absent, unless `GPUPLAN_REQUIRE_REAL=1` makes that a failure.
+/// The path in environment variable `var` when it exists; `None` (after saying so loudly) when
+/// unset or missing, unless `GPUPLAN_REQUIRE_REAL=1` makes that a failure. `what` names the
+/// component in the message.
+pub fn component(var: &str, what: &str) -> Option<PathBuf> {
+    let path = std::env::var_os(var).map(PathBuf::from).filter(|p| p.exists());
+    if path.is_none() {
+        let message = format!(
+            "{what} not available ({var} unset or missing): run scripts/install-test-deps and `source target/test-deps/env`"
+        );
+        assert!(std::env::var_os("GPUPLAN_REQUIRE_REAL").is_none(), "GPUPLAN_REQUIRE_REAL is set: {message}");
+        eprintln!("SKIPPED: {message}");
+    }
+    path
+}
+
+/// The containerd of a release line, from `GPUPLAN_CONTAINERD_<LINE>` (see [`component`]).
 pub fn containerd(line: &'static str) -> Option<Containerd> {
     let var = format!("GPUPLAN_CONTAINERD_{}", line.replace('.', "_"));
-    let bin = std::env::var_os(&var).map(PathBuf::from).filter(|p| p.exists());
-    match bin {
-        Some(bin) => Some(Containerd { line, bin }),
-        None => {
-            let message = format!(
-                "containerd {line} is not available ({var} unset or missing): run scripts/install-test-deps and `source target/test-deps/env`"
-            );
-            assert!(std::env::var_os("GPUPLAN_REQUIRE_REAL").is_none(), "GPUPLAN_REQUIRE_REAL is set: {message}");
-            eprintln!("SKIPPED: {message}");
-            None
-        }
-    }
+    component(&var, &format!("containerd {line}")).map(|bin| Containerd { line, bin })
+}
+
+/// The directory of the offline Kubernetes JSON schemas (`v1.31.0-local-strict/`, ...), from
+/// `GPUPLAN_K8S_SCHEMAS` (see [`component`]).
+pub fn k8s_schemas() -> Option<PathBuf> {
+    component("GPUPLAN_K8S_SCHEMAS", "the Kubernetes JSON schemas")
+}
+
+/// A Python with PyYAML (a YAML 1.1 reader), from `GPUPLAN_PYTHON` (see [`component`]).
+pub fn python() -> Option<PathBuf> {
+    component("GPUPLAN_PYTHON", "Python with PyYAML")
 }
 
 impl Containerd {

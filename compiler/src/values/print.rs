@@ -351,8 +351,37 @@ fn write_yaml_key(out: &mut String, key: &str) {
     if plain_is_safe(key) {
         out.push_str(key);
     } else {
-        write_json_string(out, key);
+        write_yaml_double_quoted(out, key);
     }
+}
+
+/// Characters a YAML reader must not see raw in a scalar: those outside YAML's printable set
+/// (C0 controls but tab and line feed/carriage return, DEL, C1 controls, U+FFFE, U+FFFF), the
+/// line breaks YAML 1.1 has beside `\n` and `\r` (NEL U+0085, U+2028, U+2029), and the byte
+/// order mark. PyYAML rejects the first kind and folds the second; each is escaped instead.
+fn needs_escape(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}')
+}
+
+/// A YAML double-quoted scalar: JSON's escapes, and `\uXXXX` for every character in
+/// [`needs_escape`] (YAML 1.1 and 1.2 readers both decode it).
+fn write_yaml_double_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// A string as a YAML scalar: plain when a YAML 1.1 reader reads it back as the same string,
@@ -379,7 +408,7 @@ pub fn write_yaml_scalar_string(out: &mut String, s: &str, depth: usize) {
             }
         }
     } else {
-        write_json_string(out, s);
+        write_yaml_double_quoted(out, s);
     }
 }
 
@@ -398,7 +427,7 @@ pub fn plain_is_safe(s: &str) -> bool {
         || s.contains(": ")
         || s.contains(" #")
         || s.contains(['\n', '\r', '\t'])
-        || s.chars().any(|c| c.is_control() || c == '\u{feff}')
+        || s.chars().any(|c| c.is_control() || needs_escape(c))
     {
         return false;
     }
@@ -445,7 +474,7 @@ fn looks_like_non_string(s: &str) -> bool {
 fn literal_is_safe(s: &str) -> bool {
     s.contains('\n')
         && !s.starts_with([' ', '\t', '\n'])
-        && !s.chars().any(|c| (c.is_control() && c != '\n') || c == '\u{feff}')
+        && !s.chars().any(|c| (c.is_control() && c != '\n') || needs_escape(c))
         && s.split('\n').all(|line| !line.ends_with([' ', '\t']))
 }
 
@@ -497,6 +526,38 @@ mod tests {
         }
         for s in ["nvidia", "v1.20.0", "/usr/local/nvidia", "IfNotPresent", "-foo", "a:b", "25%", "nvcr.io/nvidia"] {
             assert!(plain_is_safe(s), "{s:?} can be plain");
+        }
+    }
+
+    /// PyYAML rejects DEL, C1 controls and U+FFFE/U+FFFF in a stream, and reads NEL, U+2028
+    /// and U+2029 as line breaks (folding them away): such characters are escaped, in values
+    /// and keys, and never printed plain or in a literal block.
+    #[test]
+    fn given_non_printable_characters_and_unicode_line_breaks_escapes_them() {
+        let cases = [
+            ("\u{7f}", "\"\\u007f\""),
+            ("a\u{85}b", "\"a\\u0085b\""),
+            ("\u{9f}", "\"\\u009f\""),
+            ("a\u{2028}b", "\"a\\u2028b\""),
+            ("a\u{2029}", "\"a\\u2029\""),
+            ("\u{fffe}\u{ffff}", "\"\\ufffe\\uffff\""),
+            ("a\u{feff}", "\"a\\ufeff\""),
+            ("a\nb\u{2028}", "\"a\\nb\\u2028\""),
+            ("\u{0}\t\u{1b}", "\"\\u0000\\t\\u001b\""),
+        ];
+        for (s, quoted) in cases {
+            let mut out = String::new();
+            write_yaml_scalar_string(&mut out, s, 0);
+            assert_eq!(out, quoted, "value {s:?}");
+            let mut out = String::new();
+            write_yaml_key(&mut out, s);
+            assert_eq!(out, quoted, "key {s:?}");
+        }
+        // Printable text outside ASCII stays as it is.
+        for s in ["é", "日本", "😀", "a\u{a0}b", "\u{e000}", "\u{10ffff}"] {
+            let mut out = String::new();
+            write_yaml_scalar_string(&mut out, s, 0);
+            assert_eq!(out, s);
         }
     }
 }
