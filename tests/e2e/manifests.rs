@@ -34,7 +34,7 @@ pub const CUSTOM_RESOURCES: [(&str, &str); 7] = [
     ("security.openshift.io", "SecurityContextConstraints"),
 ];
 
-/// The value sets: a name and `gpuplan plan` arguments.
+/// Value sets beyond the golden plan cases: a name and `gpuplan plan` arguments.
 const CASES: &[(&str, &[&str])] = &[
     ("defaults", &[]),
     ("cdi-off", &["--set", "cdi.enabled=false"]),
@@ -97,12 +97,35 @@ fn schemas(version: &str) -> Option<Arc<Schemas>> {
     Some(Schemas::shared(&root, version).unwrap_or_else(|e| panic!("{e}")))
 }
 
+/// Every golden plan case that renders (`golden/plan/<case>/args` with an `expected.yaml`),
+/// then [`CASES`].
+fn cases() -> Vec<(String, Vec<String>)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/plan");
+    let mut dirs: Vec<_> =
+        std::fs::read_dir(&root).expect("golden/plan").filter_map(Result::ok).map(|e| e.path()).collect();
+    dirs.sort();
+    let golden = dirs.into_iter().filter(|d| d.join("expected.yaml").exists()).map(|d| {
+        let args = std::fs::read_to_string(d.join("args"))
+            .expect("args")
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        (format!("golden/{}", d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()), args)
+    });
+    golden
+        .chain(CASES.iter().map(|(name, args)| ((*name).to_owned(), args.iter().map(|a| (*a).to_owned()).collect())))
+        .collect()
+}
+
 fn validate_every_case(version: &str) {
     let Some(schemas) = schemas(version) else { return };
     let mut failures = Vec::new();
     let (mut validated, mut skipped) = (0, BTreeSet::new());
-    for (case, args) in CASES {
-        let objects = render(version, args);
+    let cases = cases();
+    for (case, args) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let objects = render(version, &args);
         assert!(!objects.is_empty(), "case {case}: no objects rendered");
         for object in &objects {
             let result = if is_custom_resource(object) {
@@ -121,7 +144,7 @@ fn validate_every_case(version: &str) {
     }
     eprintln!(
         "Kubernetes {version}: {validated} objects of {} cases valid against {}; custom resources (metadata only): {skipped:?}",
-        CASES.len(),
+        cases.len(),
         schemas.dir().display()
     );
     assert!(failures.is_empty(), "{} schema errors:\n{}", failures.len(), failures.join("\n"));
