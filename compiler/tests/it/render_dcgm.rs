@@ -2,27 +2,12 @@
 //! `dcgm-exporter` and `node-status-exporter`, each against what upstream's operator creates
 //! for the same values.
 
-use gpuplan_compiler::{FlagKind, InputFlag, Inputs, Severity, plan};
+use gpuplan_compiler::FlagKind;
 use serde_json::{Value, json};
 
 /// Every object of the plan for these flags over the defaults (the values must pass `check`).
 fn objects_with(flags: &[(FlagKind, &str)]) -> Vec<Value> {
-    let flags = flags.iter().map(|(kind, text)| InputFlag { kind: *kind, text: (*text).into() }).collect();
-    let inputs = Inputs { files: Vec::new(), flags };
-    let user = gpuplan_compiler::load(&inputs, &mut |_| Err("no files".into())).expect("loads");
-    let effective = gpuplan_compiler::coalesce(user).expect("coalesces");
-    let errors: Vec<String> = gpuplan_compiler::check(&effective, false)
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| format!("{}: {}", d.pointer, d.message))
-        .collect();
-    assert!(errors.is_empty(), "the test's values are invalid: {errors:?}");
-    let config = gpuplan_compiler::resolve(&effective.values).expect("resolves");
-    let (node, _) = gpuplan_compiler::node_runtime(&config);
-    let release =
-        plan::Release { name: "gpu-operator".into(), namespace: "gpu-operator".into(), kube_version: "1.31".into() };
-    let plan = gpuplan_compiler::plan(&config, node, release, &effective.values).expect("plans");
-    plan.manifests().map(|m| m.object.clone()).collect()
+    super::fixtures::plan_with(flags).manifests().map(|m| m.object.clone()).collect()
 }
 
 /// Every object of the plan for these `--set` flags.

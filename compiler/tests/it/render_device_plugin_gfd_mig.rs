@@ -2,22 +2,13 @@
 //! pipeline: given `--set` values, the plan holds the objects the upstream operator creates for
 //! them — names, images, env, selectors, mounts, runtimeClassName — and nothing when disabled.
 
+use gpuplan_compiler::Source;
 use gpuplan_compiler::values::load::load;
-use gpuplan_compiler::{FlagKind, InputFlag, Inputs, Source, plan};
 use serde_json::{Value, json};
 
 /// `(source, object)` of every object the plan renders for `--set` flags over the defaults.
 fn render(sets: &[&str]) -> Vec<(String, Value)> {
-    let flags = sets.iter().map(|s| InputFlag { kind: FlagKind::Set, text: (*s).into() }).collect();
-    let user =
-        gpuplan_compiler::load(&Inputs { files: Vec::new(), flags }, &mut |_| Err("no files".into())).expect("loads");
-    let effective = gpuplan_compiler::coalesce(user).expect("coalesces");
-    let config = gpuplan_compiler::resolve(&effective.values).expect("resolves");
-    let (node, _) = gpuplan_compiler::node_runtime(&config);
-    let release =
-        plan::Release { name: "gpu-operator".into(), namespace: "gpu-operator".into(), kube_version: "1.31".into() };
-    let plan = gpuplan_compiler::plan(&config, node, release, &effective.values).expect("plans");
-    plan.manifests().map(|m| (m.source.clone(), m.object.clone())).collect()
+    super::fixtures::plan(sets).manifests().map(|m| (m.source.clone(), m.object.clone())).collect()
 }
 
 /// `kind/name` of every object rendered from one stage's templates.
@@ -386,7 +377,7 @@ fn given_pull_secrets_host_network_and_a_digest_each_daemonset_takes_its_own() {
         "devicePlugin.imagePullSecrets={plugin-pull},gfd.imagePullSecrets={gfd-pull}",
         "migManager.imagePullSecrets={mig-pull}",
         "devicePlugin.hostNetwork=true,gfd.hostNetwork=true,migManager.hostNetwork=true",
-        "migManager.version=sha256:0123abcd",
+        "migManager.version=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
     ]);
     for (ds, secret) in [(PLUGIN, "plugin-pull"), (MPS, "plugin-pull"), (GFD, "gfd-pull"), (MIG, "mig-pull")] {
         let spec = pod(get(&objects, "DaemonSet", ds));
@@ -394,7 +385,7 @@ fn given_pull_secrets_host_network_and_a_digest_each_daemonset_takes_its_own() {
         assert_eq!((&spec["hostNetwork"], &spec["dnsPolicy"]), (&json!(true), &json!("ClusterFirstWithHostNet")));
     }
     let mig = container(get(&objects, "DaemonSet", MIG), MIG);
-    assert_eq!(mig["image"], "nvcr.io/nvidia/cloud-native/k8s-mig-manager@sha256:0123abcd");
+    assert_eq!(mig["image"], "nvcr.io/nvidia/cloud-native/k8s-mig-manager@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
 }
 
 #[test]

@@ -1,28 +1,14 @@
 //! The `driver` and `operator-validation` stages, through the real pipeline: `--set` flags in,
 //! the plan's objects out, read as a reviewer reads them.
 
-use gpuplan_compiler::plan::Release;
-use gpuplan_compiler::{FlagKind, InputFlag, Inputs, Severity};
 use serde_json::{Value as J, json};
 
 const DRIVER_DS: &str = "nvidia-driver-daemonset";
 const VALIDATOR: &str = "nvidia-operator-validator";
 
-/// Every object of the plan for these `--set` flags (no error diagnostics allowed).
+/// Every object of the plan for `--set` flags over the defaults.
 fn objects(sets: &[&str]) -> Vec<J> {
-    let flags = sets.iter().map(|s| InputFlag { kind: FlagKind::Set, text: (*s).to_owned() }).collect();
-    let inputs = Inputs { files: Vec::new(), flags };
-    let user = gpuplan_compiler::load(&inputs, &mut |_| Err("no files".into())).expect("values load");
-    let effective = gpuplan_compiler::coalesce(user).expect("coalesces");
-    let errors: Vec<_> =
-        gpuplan_compiler::check(&effective, false).into_iter().filter(|d| d.severity == Severity::Error).collect();
-    assert!(errors.is_empty(), "{sets:?}: {errors:?}");
-    let config = gpuplan_compiler::resolve(&effective.values).expect("resolves");
-    let (node, _) = gpuplan_compiler::node_runtime(&config);
-    let release =
-        Release { name: "gpu-operator".into(), namespace: "gpu-operator".into(), kube_version: "1.31".into() };
-    let plan = gpuplan_compiler::plan(&config, node, release, &effective.values).expect("plans");
-    plan.manifests().map(|m| m.object.clone()).collect()
+    super::fixtures::objects(sets)
 }
 
 fn find<'a>(objects: &'a [J], kind: &str, name: &str) -> Option<&'a J> {

@@ -6,23 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use gpuplan_compiler::plan::{Plan, Release};
-use gpuplan_compiler::{FlagKind, InputFlag, Inputs};
+use gpuplan_compiler::plan::Plan;
 use serde_json::Value as J;
 
 /// The plan for `--set` flags over the defaults.
-pub fn plan(flags: &[&str]) -> Plan {
-    let inputs = Inputs {
-        files: Vec::new(),
-        flags: flags.iter().map(|f| InputFlag { kind: FlagKind::Set, text: (*f).into() }).collect(),
-    };
-    let user = gpuplan_compiler::load(&inputs, &mut |_| Err("no files".into())).expect("loads");
-    let effective = gpuplan_compiler::coalesce(user).expect("coalesces");
-    let config = gpuplan_compiler::resolve(&effective.values).expect("resolves");
-    let (node, _) = gpuplan_compiler::node_runtime(&config);
-    let release =
-        Release { name: "gpu-operator".into(), namespace: "gpu-operator".into(), kube_version: "1.31".into() };
-    gpuplan_compiler::plan(&config, node, release, &effective.values).expect("plans")
+fn plan(flags: &[&str]) -> Plan {
+    super::fixtures::plan(flags)
 }
 
 fn daemonset(plan: &Plan) -> &J {
