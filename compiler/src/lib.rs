@@ -170,3 +170,19 @@ pub fn plan(
     let stages = render::render(&render::Context { config, node: &node, release: &release })?;
     Ok(plan::build(release, stages, node, values))
 }
+
+/// The node change as the node agent resolves it from its process environment (the toolkit
+/// container's env contract, [`node::env::values`]): the same checks and resolution as
+/// [`check`] and [`node_runtime`] over the built-in defaults, so the agent and the plan agree.
+pub fn node_runtime_from_env(
+    vars: &std::collections::BTreeMap<String, String>,
+) -> Result<(node::NodeRuntime, Vec<Diagnostic>), Error> {
+    let effective = coalesce(node::env::values(vars))?;
+    let diagnostics = check(&effective, false);
+    if schema::has_errors(&diagnostics) {
+        return Err(Error::Invalid(diagnostics));
+    }
+    let config = resolve(&effective.values)?;
+    let (node, _) = node_runtime(&config);
+    Ok((node, diagnostics))
+}

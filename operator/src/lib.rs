@@ -1,4 +1,5 @@
 //! The gpuplan binary's library: the command line and all I/O around the pure compiler.
 
+pub mod agent;
 pub mod cli;
 pub mod file;

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use crate::config::common::EnvVar;
 use crate::error::Diagnostic;
 use crate::schema::closest;
+use crate::values::{Map, Node, Origin, Source, Value, Values};
 
 /// One setting and the variables that carry it, highest precedence first (toolkit order).
 #[derive(Debug, Clone, Copy)]
@@ -147,6 +148,66 @@ const RETIRED: &[(&str, &str)] = &[
 /// Prefixes of the variables that belong to the runtime configuration contract: an unknown
 /// name with one of these is almost certainly a typo.
 const CONTRACT_PREFIXES: &[&str] = &["CONTAINERD_", "RUNTIME_", "NVIDIA_RUNTIME_", "DOCKER_", "CRIO_", "CDI_"];
+
+/// Whether a process environment variable belongs to the toolkit container's contract (a name
+/// it reads, or one with a contract prefix — so that a misspelt one is reported).
+pub fn in_contract(name: &str) -> bool {
+    known_names().any(|n| n == name)
+        || RETIRED.iter().any(|(n, _)| *n == name)
+        || CONTRACT_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// The user values a node agent's process environment stands for: `RUNTIME` as
+/// `operator.defaultRuntime`, the runtime name as `operator.runtimeClass`, `CDI_ENABLED` and
+/// `ENABLE_NRI_PLUGIN` as `cdi.*` (off when unset, as in the toolkit container), the install dir as `toolkit.installDir`, and every contract
+/// variable (see [`in_contract`]) as `toolkit.env` — the values the plan would have set that
+/// environment from. Each value's origin names its variable, so diagnostics do too.
+pub fn values(vars: &BTreeMap<String, String>) -> Values {
+    let first = |setting: Setting| setting.names.iter().find_map(|n| vars.get_key_value(*n));
+    let leaf = |name: &str, value: Value| Node::new(value, Origin::new(Source::Env(name.into())));
+    let branch = |entries: Vec<(&str, Node)>| {
+        let map: Map = entries.into_iter().map(|(k, n)| (k.to_owned(), n)).collect();
+        Node::new(Value::Map(map), Origin::new(Source::Inline))
+    };
+    // An unreadable boolean is left to the env contract, which reports it.
+    let flag =
+        |setting: Setting| first(setting).and_then(|(name, text)| Some(leaf(name, Value::Bool(parse_bool(text)?))));
+
+    let mut operator = Vec::new();
+    if let Some((name, runtime)) = vars.get_key_value("RUNTIME") {
+        operator.push(("defaultRuntime", leaf(name, Value::Str(runtime.clone()))));
+    }
+    if let Some((name, class)) = first(RUNTIME_NAME) {
+        operator.push(("runtimeClass", leaf(name, Value::Str(class.clone()))));
+    }
+    // Unset, the toolkit container's own defaults apply (CDI and NRI off), not the chart's.
+    let off = |setting: Setting| {
+        let unset = !setting.names.iter().any(|n| vars.contains_key(*n));
+        unset.then(|| Node::new(Value::Bool(false), Origin::new(Source::Inline)))
+    };
+    let mut cdi = Vec::new();
+    if let Some(node) = flag(CDI_ENABLED).or_else(|| off(CDI_ENABLED)) {
+        cdi.push(("enabled", node));
+    }
+    if let Some(node) = flag(NRI_PLUGIN).or_else(|| off(NRI_PLUGIN)) {
+        cdi.push(("nriPluginEnabled", node));
+    }
+    let env: Vec<Node> = vars
+        .iter()
+        .filter(|(name, _)| in_contract(name))
+        .map(|(name, value)| {
+            let item = [("name", Value::Str(name.clone())), ("value", Value::Str(value.clone()))];
+            let map: Map = item.into_iter().map(|(k, v)| (k.to_owned(), leaf(name, v))).collect();
+            leaf(name, Value::Map(map))
+        })
+        .collect();
+    let mut toolkit = vec![("env", Node::new(Value::List(env), Origin::new(Source::Inline)))];
+    if let Some((name, dir)) = first(INSTALL_DIR) {
+        toolkit.push(("installDir", leaf(name, Value::Str(dir.clone()))));
+    }
+    let top = [("operator", operator), ("cdi", cdi), ("toolkit", toolkit)];
+    Values(top.into_iter().filter(|(_, e)| !e.is_empty()).map(|(k, e)| (k.to_owned(), branch(e))).collect())
+}
 
 /// The names the toolkit reads, for suggestions.
 fn known_names() -> impl Iterator<Item = &'static str> {

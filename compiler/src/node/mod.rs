@@ -19,7 +19,7 @@
 pub mod containerd;
 pub mod crio;
 pub mod docker;
-mod env;
+pub mod env;
 mod json;
 pub mod runtime;
 pub mod template;

@@ -102,6 +102,8 @@ pub enum Source {
         /// The flag's argument, for messages.
         text: Arc<str>,
     },
+    /// A process environment variable (the node agent's configuration), by name.
+    Env(Arc<str>),
     /// Values built by a test or a library caller without a named source.
     Inline,
 }
@@ -113,6 +115,7 @@ impl fmt::Display for Source {
             Source::File(name) if &**name == "-" => f.write_str("<stdin>"),
             Source::File(name) => f.write_str(name),
             Source::Flag { kind, index, text } => write!(f, "{} #{index} ({text})", kind.flag()),
+            Source::Env(name) => write!(f, "environment variable {name}"),
             Source::Inline => f.write_str("<inline>"),
         }
     }

@@ -4,6 +4,7 @@ mod defaults;
 mod fixtures;
 mod golden_node;
 mod helm_conformance;
+mod node_agent_env;
 mod node_conformance;
 mod node_containerd;
 mod node_crio;

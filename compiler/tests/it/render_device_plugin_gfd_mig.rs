@@ -385,7 +385,10 @@ fn given_pull_secrets_host_network_and_a_digest_each_daemonset_takes_its_own() {
         assert_eq!((&spec["hostNetwork"], &spec["dnsPolicy"]), (&json!(true), &json!("ClusterFirstWithHostNet")));
     }
     let mig = container(get(&objects, "DaemonSet", MIG), MIG);
-    assert_eq!(mig["image"], "nvcr.io/nvidia/cloud-native/k8s-mig-manager@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    assert_eq!(
+        mig["image"],
+        "nvcr.io/nvidia/cloud-native/k8s-mig-manager@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod agent;
 pub mod input;
 mod lint;
 mod node;
@@ -50,6 +51,8 @@ pub enum Command {
     /// Preview, apply or revert the change to a GPU node's container runtime config.
     #[command(subcommand)]
     Node(node::Command),
+    /// Run on a GPU node: configure its container runtime, keep it so, revert on SIGTERM.
+    NodeAgent(agent::Args),
 }
 
 /// Run the command line and return the process exit code.
@@ -62,6 +65,7 @@ pub fn main() -> ExitCode {
         Command::Lint(args) => lint::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Node(command) => node::run(&command),
+        Command::NodeAgent(args) => agent::run(&args),
     };
     ExitCode::from(code.unwrap_or_else(|e| report(&e)))
 }

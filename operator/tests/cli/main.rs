@@ -2,6 +2,7 @@
 
 use assert_cmd::Command;
 
+mod agent;
 mod basics;
 mod golden_plan;
 mod node;

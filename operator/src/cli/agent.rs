@@ -1,0 +1,199 @@
+//! `gpuplan node-agent [status]`: the node agent's command line.
+//!
+//! Input: the toolkit container's env contract from the process environment, and flags that
+//! override single variables. Output: the agent run until SIGTERM/SIGINT (or once), or the
+//! `status` exit code (0 configured, 1 not, 2 error) for a readiness probe.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use clap::Subcommand;
+use gpuplan_compiler::values::Origin;
+use gpuplan_compiler::{Diagnostic, Severity, Source};
+
+use super::{EXIT_ERROR, EXIT_OK};
+use crate::agent::{self, Options};
+
+/// `node-agent` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Exit 0 when the runtime config on disk has gpuplan's runtimes, 1 when not.
+    Status,
+}
+
+/// The node agent.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    /// `status` instead of running the agent.
+    #[command(subcommand)]
+    pub command: Option<AgentCommand>,
+    /// The container runtime (RUNTIME): containerd, crio or docker.
+    #[arg(long, global = true)]
+    pub runtime: Option<String>,
+    /// The runtime's top-level config file (RUNTIME_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<String>,
+    /// The drop-in file (RUNTIME_DROP_IN_CONFIG); empty edits the config in place.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub drop_in: Option<String>,
+    /// The runtime's socket (RUNTIME_SOCKET).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<String>,
+    /// The main runtime's name (NVIDIA_RUNTIME_NAME).
+    #[arg(long, global = true)]
+    pub runtime_name: Option<String>,
+    /// Make it the default runtime (NVIDIA_RUNTIME_SET_AS_DEFAULT).
+    #[arg(long, global = true, value_name = "BOOL")]
+    pub set_as_default: Option<bool>,
+    /// signal, systemd or none (RUNTIME_RESTART_MODE).
+    #[arg(long, global = true)]
+    pub restart_mode: Option<String>,
+    /// The systemd unit restarted in systemd mode (RUNTIME_SYSTEMD_UNIT).
+    #[arg(long, global = true)]
+    pub systemd_unit: Option<String>,
+    /// The toolkit's install directory (ROOT).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<String>,
+    /// The lock file (TOOLKIT_PID_FILE).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub pid_file: Option<String>,
+    /// Where the host's root is mounted (HOST_ROOT_MOUNT).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub host_root: Option<String>,
+    /// Apply and restart, then exit without reverting (also NO_DAEMON=true).
+    #[arg(long)]
+    pub once: bool,
+    /// On SIGTERM/SIGINT, exit without reverting.
+    #[arg(long)]
+    pub no_cleanup: bool,
+    /// Seconds the runtime may take to answer after a restart.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub restart_timeout: f64,
+    /// Seconds between checks of the runtime config while running.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub watch_interval: f64,
+    /// Least seconds between two re-applies.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub reapply_interval: f64,
+}
+
+/// The default lock file, the toolkit's own.
+const PID_FILE: &str = "/run/nvidia/toolkit/toolkit.pid";
+
+fn seconds(value: f64) -> Duration {
+    Duration::from_secs_f64(value.max(0.0))
+}
+
+impl Args {
+    /// The process environment with the flags written over it.
+    fn environment(&self) -> BTreeMap<String, String> {
+        let mut vars: BTreeMap<String, String> = std::env::vars().collect();
+        let flags = [
+            ("RUNTIME", &self.runtime),
+            ("RUNTIME_CONFIG", &self.config),
+            ("RUNTIME_DROP_IN_CONFIG", &self.drop_in),
+            ("RUNTIME_SOCKET", &self.socket),
+            ("NVIDIA_RUNTIME_NAME", &self.runtime_name),
+            ("RUNTIME_RESTART_MODE", &self.restart_mode),
+            ("RUNTIME_SYSTEMD_UNIT", &self.systemd_unit),
+            ("ROOT", &self.root),
+            ("TOOLKIT_PID_FILE", &self.pid_file),
+            ("HOST_ROOT_MOUNT", &self.host_root),
+        ];
+        for (name, value) in flags {
+            if let Some(value) = value {
+                // A flag overrides every alias of its variable.
+                for alias in aliases(name) {
+                    vars.remove(*alias);
+                }
+                vars.insert(name.to_owned(), value.clone());
+            }
+        }
+        if let Some(default) = self.set_as_default {
+            for alias in aliases("NVIDIA_RUNTIME_SET_AS_DEFAULT") {
+                vars.remove(*alias);
+            }
+            vars.insert("NVIDIA_RUNTIME_SET_AS_DEFAULT".into(), default.to_string());
+        }
+        vars
+    }
+}
+
+fn aliases(name: &str) -> &'static [&'static str] {
+    use gpuplan_compiler::node::env;
+    let settings = [env::CONFIG, env::SOCKET, env::RUNTIME_NAME, env::SET_AS_DEFAULT, env::INSTALL_DIR];
+    settings.into_iter().find(|s| s.names.contains(&name)).map_or(&[], |s| s.names)
+}
+
+/// A diagnostic about a value that came from an environment variable names the variable
+/// instead of the values path the variable stands for.
+fn by_variable(mut d: Diagnostic) -> Diagnostic {
+    if let Some(Origin { source: Source::Env(name), .. }) = &d.origin {
+        d.pointer = format!("${name}");
+        d.origin = None;
+    }
+    d
+}
+
+/// Run `gpuplan node-agent`.
+pub fn run(args: &Args) -> anyhow::Result<u8> {
+    // Termination signals are caught before anything else, so one that arrives during setup
+    // still leads to a revert.
+    let stop = agent::shutdown_flag()?;
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GPUPLAN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+    let vars = args.environment();
+    let (node, diagnostics) = match gpuplan_compiler::node_runtime_from_env(&vars) {
+        Ok(resolved) => resolved,
+        Err(gpuplan_compiler::Error::Invalid(diagnostics)) => {
+            let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+            let plural = if errors == 1 { "" } else { "s" };
+            eprintln!("Error: the node agent's settings are invalid ({errors} error{plural}):");
+            for d in diagnostics {
+                eprintln!("{}", by_variable(d));
+            }
+            return Ok(EXIT_ERROR);
+        }
+        Err(e) => {
+            eprintln!("Error: the node agent's settings are invalid: {e}");
+            return Ok(EXIT_ERROR);
+        }
+    };
+    for d in diagnostics {
+        tracing::warn!("{}", by_variable(d));
+    }
+    if matches!(args.command, Some(AgentCommand::Status)) {
+        return agent::status(&node);
+    }
+    let once =
+        args.once || vars.get("NO_DAEMON").is_some_and(|v| gpuplan_compiler::node::env::parse_bool(v) == Some(true));
+    let options = Options {
+        once,
+        no_cleanup: args.no_cleanup,
+        restart_timeout: seconds(args.restart_timeout),
+        watch_interval: seconds(args.watch_interval),
+        reapply_interval: seconds(args.reapply_interval),
+        pid_file: vars
+            .get("TOOLKIT_PID_FILE")
+            .or_else(|| vars.get("PID_FILE"))
+            .cloned()
+            .unwrap_or_else(|| PID_FILE.into())
+            .into(),
+    };
+    tracing::info!(runtime = node.runtime.name(), config = %node.config, drop_in = ?node.drop_in, socket = %node.socket, set_as_default = node.set_as_default, "node agent starting");
+    match agent::run(&node, &options, &stop) {
+        Ok(()) => Ok(EXIT_OK),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "node agent failed");
+            Ok(EXIT_ERROR)
+        }
+    }
+}
