@@ -55,6 +55,16 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A plan file (for `gpuplan diff`) cannot be read or does not have a plan's shape.
+    #[error("cannot read plan {file}{}: {message}", at(span))]
+    Plan {
+        /// The file (`-` is standard input).
+        file: Arc<str>,
+        /// Where in the file, when known.
+        span: Option<Span>,
+        /// What is wrong, with the key path when the shape is wrong.
+        message: String,
+    },
     /// A template failed to render, or rendered something that is not a YAML map (a gpuplan
     /// defect: the message says which template and why).
     #[error("rendering {template}: {message}")]

@@ -14,6 +14,7 @@
 //!   -> node_runtime -> NodeRuntime   what every GPU node's container runtime config becomes
 //!        (node::patch / node::revert apply it to the text of a node's config files)
 //!   -> plan      -> Plan       every object, rendered, in apply order, plus the node change
+//!   -> diff      -> diff::Report   what changes between two plans (or a plan file and new values)
 //! ```
 
 pub mod config;
@@ -169,6 +170,12 @@ pub fn plan(
 ) -> Result<plan::Plan, Error> {
     let stages = render::render(&render::Context { config, node: &node, release: &release })?;
     Ok(plan::build(release, stages, node, values))
+}
+
+/// Stage 7 (review): what changes between two plans — objects added, removed and changed
+/// (semantically: set-like lists by key, Secret values never shown) and the node change.
+pub fn diff(old: &diff::Side, new: &diff::Side) -> diff::Report {
+    diff::compare(old, new)
 }
 
 /// The node change as the node agent resolves it from its process environment (the toolkit

@@ -12,7 +12,7 @@
 //! and warns. A contradiction gpuplan cannot settle (a runtime name other than the
 //! RuntimeClass's handler) is an error with the fix.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::env::{self, Env};
 use crate::config::Config;
@@ -20,7 +20,7 @@ use crate::config::operator::DefaultRuntime;
 use crate::error::Diagnostic;
 
 /// Which container runtime the GPU nodes run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RuntimeKind {
     /// containerd 1.x or 2.x.
@@ -43,7 +43,7 @@ impl RuntimeKind {
 }
 
 /// How the runtime is made to load the new configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RestartMode {
     /// SIGHUP to the process behind the socket; containerd exits and its supervisor restarts it.
@@ -55,7 +55,7 @@ pub enum RestartMode {
 }
 
 /// How CRI-O gets the NVIDIA runtime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CrioMode {
     /// Runtime handlers in a drop-in config.
@@ -65,7 +65,7 @@ pub enum CrioMode {
 }
 
 /// One runtime gpuplan registers: its handler name and its binary on the node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeBinary {
     /// Handler name (`nvidia`, `nvidia-cdi`, `nvidia-legacy`).
     pub name: String,
@@ -74,7 +74,7 @@ pub struct RuntimeBinary {
 }
 
 /// The resolved node change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeRuntime {
     /// The runtime.

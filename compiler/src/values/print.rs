@@ -334,7 +334,7 @@ fn write_yaml_list(out: &mut String, items: &[super::Node], depth: usize, first_
     }
 }
 
-fn write_yaml_scalar(out: &mut String, value: &Value, depth: usize) {
+pub(crate) fn write_yaml_scalar(out: &mut String, value: &Value, depth: usize) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -347,7 +347,7 @@ fn write_yaml_scalar(out: &mut String, value: &Value, depth: usize) {
 }
 
 /// A map key: plain when safe, double-quoted otherwise (a block scalar cannot be a key).
-fn write_yaml_key(out: &mut String, key: &str) {
+pub(crate) fn write_yaml_key(out: &mut String, key: &str) {
     if plain_is_safe(key) {
         out.push_str(key);
     } else {

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod agent;
+mod diff;
 pub mod input;
 mod lint;
 mod node;
@@ -42,6 +43,8 @@ pub enum Command {
     Template(template::TemplateArgs),
     /// Print the whole plan: stages and objects in apply order, the node change, the digest.
     Plan(template::PlanArgs),
+    /// Show what changes between two plans, or between a plan and the values flags.
+    Diff(diff::Args),
     /// Print the effective values: the built-in defaults with files and flags applied.
     Values(values::Args),
     /// Check values against the schema and gpuplan's rules; print every problem.
@@ -61,6 +64,7 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Template(args) => template::run_template(&args),
         Command::Plan(args) => template::run_plan(&args),
+        Command::Diff(args) => diff::run(&args),
         Command::Values(args) => values::run(&args),
         Command::Lint(args) => lint::run(&args),
         Command::Schema(args) => schema::run(&args),

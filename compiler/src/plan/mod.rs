@@ -7,13 +7,15 @@
 //! within a stage, objects follow Helm's InstallOrder by kind, then namespace and name, so the
 //! same inputs always print the same bytes.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 use crate::node::{FileChange, NodeRuntime};
 use crate::values::{Values, print};
+
+pub mod read;
 
 /// The plan format's `apiVersion`.
 pub const API_VERSION: &str = "gpuplan.dev/v1alpha1";
@@ -60,7 +62,7 @@ pub const INSTALL_ORDER: [&str; 36] = [
 ];
 
 /// Where and as what the objects are installed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Release {
     /// Release name (`gpuplan template NAME`); names the NFD objects and labels.
@@ -72,7 +74,7 @@ pub struct Release {
 }
 
 /// One object, as rendered.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// The template it came from, as Helm names sources: `gpuplan/<stage>/<kind>.yaml`.
     pub source: String,
@@ -116,7 +118,7 @@ impl Manifest {
 }
 
 /// One stage: the objects of one upstream operator state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stage {
     /// The stage's name (`container-toolkit`).
     pub name: String,
@@ -125,7 +127,7 @@ pub struct Stage {
 }
 
 /// The concrete change to one node's config file, when the plan was made for one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeFile {
     /// The file.
     pub path: String,
@@ -134,7 +136,7 @@ pub struct NodeFile {
 }
 
 /// The plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     /// [`API_VERSION`].
@@ -148,7 +150,7 @@ pub struct Plan {
     /// What every GPU node's container runtime config becomes.
     pub node: NodeRuntime,
     /// With `--node-config`: the concrete change to that node's files.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub node_files: Vec<NodeFile>,
     /// The stages, in order, each with its objects.
     pub stages: Vec<Stage>,

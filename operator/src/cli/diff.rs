@@ -1,0 +1,185 @@
+//! `gpuplan diff`: what a values change will do, before anything touches a cluster or a node.
+//!
+//! Input: two plan files (`gpuplan plan` output, YAML or JSON, or a manifest stream such as
+//! `gpuplan template` output; `-` is standard input), or one plan file and the values flags
+//! (`--against PLAN`), which compile the new side; optionally a node's runtime config file.
+//! Output: the differences in helm-diff's layout (`--output diff`), one line each
+//! (`simple`) or as JSON; with `--detailed-exitcode`, exit 1 when anything differs.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use clap::ValueEnum;
+use gpuplan_compiler::diff::report::{self, Format, Style};
+use gpuplan_compiler::diff::{self, Side};
+use gpuplan_compiler::node::{self, Files, NodeRuntime};
+use gpuplan_compiler::plan::read::{Document, read};
+
+use super::input::{Stdin, ValuesArgs, read_path};
+use super::template::{ReleaseArgs, compile};
+use super::{EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, print_out};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Per object a header and a line diff of its YAML (helm-diff's layout).
+    Diff,
+    /// One line per change, then `Plan: A to add, C to change, D to destroy.`
+    Simple,
+    /// JSON: objects with their changed fields, node changes, a summary.
+    Json,
+}
+
+/// Compare two plans.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The old plan (or manifest stream); `-` is standard input.
+    #[arg(value_name = "OLD")]
+    pub old: Option<String>,
+    /// The new plan (or manifest stream); `-` is standard input.
+    #[arg(value_name = "NEW")]
+    pub new: Option<String>,
+    /// Compare this plan with the one the values flags give.
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["old", "new"])]
+    pub against: Option<String>,
+    /// The values (with --against).
+    #[command(flatten)]
+    pub values: ValuesArgs,
+    /// Release name of the compiled side (default: the --against plan's).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Namespace of the compiled side (default: the --against plan's).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Kubernetes version of the compiled side (default: the --against plan's).
+    #[arg(long, value_name = "VERSION")]
+    pub kube_version: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Diff)]
+    pub output: Output,
+    /// Unchanged lines shown around each change; -1 shows whole objects.
+    #[arg(short = 'C', long, value_name = "N", default_value_t = 3, allow_negative_numbers = true)]
+    pub context: i64,
+    /// Never colour (colour is on only when stdout is a terminal, TERM is not `dumb` and
+    /// NO_COLOR is unset).
+    #[arg(long)]
+    pub no_color: bool,
+    /// Always colour.
+    #[arg(long, conflicts_with = "no_color")]
+    pub color: bool,
+    /// Exit 1 when anything differs, 0 when nothing does (2 is an error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// A node's runtime config file: show it as OLD and as NEW would leave it.
+    #[arg(long, value_name = "FILE")]
+    pub node_config: Option<String>,
+}
+
+impl ValuesArgs {
+    fn given(&self) -> bool {
+        !(self.files.is_empty()
+            && self.set.is_empty()
+            && self.set_string.is_empty()
+            && self.set_json.is_empty()
+            && self.set_file.is_empty()
+            && self.set_literal.is_empty())
+    }
+}
+
+fn read_side(path: &str, stdin: &mut Stdin) -> anyhow::Result<Document> {
+    let text = read_path(path, stdin).with_context(|| format!("plan `{path}`"))?;
+    Ok(read(&text, path)?)
+}
+
+/// Run `gpuplan diff`.
+pub fn run(args: &Args) -> anyhow::Result<u8> {
+    let mut stdin = Stdin::default();
+    let (old, new) = match (&args.against, &args.old, &args.new) {
+        (Some(against), _, _) => {
+            if against.trim() == "-" && args.values.files.iter().any(|f| f.trim() == "-") {
+                bail!("--against - and -f - both want standard input; give one of them as a file");
+            }
+            let old = read_side(against, &mut stdin)?;
+            let Some(plan) = compile(&args.values, &release_name(args, &old), &release(args, &old))? else {
+                return Ok(EXIT_ERROR);
+            };
+            (Side::document(&old), Side::plan(&plan))
+        }
+        (None, Some(old), Some(new)) => {
+            if args.values.given() {
+                bail!("values flags describe the new side only with --against PLAN; two plan files were given");
+            }
+            if old.trim() == "-" && new.trim() == "-" {
+                bail!("only one side can be standard input (`-`)");
+            }
+            (Side::document(&read_side(old, &mut stdin)?), Side::document(&read_side(new, &mut stdin)?))
+        }
+        _ => bail!("give two plans (gpuplan diff OLD NEW) or one and the values (gpuplan diff --against PLAN -f ...)"),
+    };
+    let mut report = gpuplan_compiler::diff(&old, &new);
+    if let Some(file) = &args.node_config {
+        report.node_files = node_files(&old, &new, file)?;
+    }
+    let format = match args.output {
+        Output::Diff => Format::Diff,
+        Output::Simple => Format::Simple,
+        Output::Json => Format::Json,
+    };
+    let style = Style { context: usize::try_from(args.context).ok(), color: color(args) };
+    print_out(&report::render(&report, format, style))?;
+    Ok(if args.detailed_exitcode && report.has_changes() { EXIT_DIFFERENCES } else { EXIT_OK })
+}
+
+fn color(args: &Args) -> bool {
+    if args.color || args.no_color {
+        return args.color;
+    }
+    std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none()
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+}
+
+fn release_name(args: &Args, old: &Document) -> String {
+    match (&args.name, old) {
+        (Some(name), _) => name.clone(),
+        (None, Document::Plan(plan)) => plan.release.name.clone(),
+        (None, Document::Manifests(_)) => "gpu-operator".into(),
+    }
+}
+
+fn release(args: &Args, old: &Document) -> ReleaseArgs {
+    let (namespace, kube_version) = match old {
+        Document::Plan(plan) => (plan.release.namespace.clone(), plan.release.kube_version.clone()),
+        Document::Manifests(_) => ("gpu-operator".into(), "1.31".into()),
+    };
+    ReleaseArgs {
+        namespace: args.namespace.clone().unwrap_or(namespace),
+        kube_version: args.kube_version.clone().unwrap_or(kube_version),
+    }
+}
+
+/// The node's files as each side would leave them.
+fn node_files(old: &Side, new: &Side, file: &str) -> anyhow::Result<Vec<diff::NodeFileDiff>> {
+    let (Some(a), Some(b)) = (&old.node, &new.node) else {
+        bail!("--node-config needs two plans: a manifest stream has no node change");
+    };
+    if a.runtime != b.runtime {
+        bail!(
+            "--node-config: OLD configures {} and NEW {}; one file cannot be both — run `gpuplan plan --node-config` for each",
+            a.runtime.name(),
+            b.runtime.name()
+        );
+    }
+    let config = std::path::absolute(file)?.to_string_lossy().into_owned();
+    let at = |n: &NodeRuntime| NodeRuntime { config: config.clone(), ..n.clone() };
+    let (a, b) = (at(a), at(b));
+    let mut files = Files::new();
+    for path in node::paths(&a).into_iter().chain(node::paths(&b)) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = files.entry(path) {
+            let text = crate::file::read(Path::new(slot.key()))?;
+            slot.insert(text);
+        }
+    }
+    Ok(diff::node::files(&a, &b, &files)?)
+}
