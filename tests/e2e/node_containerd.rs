@@ -13,6 +13,7 @@ use assert_cmd::Command;
 use toml_edit::{DocumentMut, Item};
 
 use super::real::{Containerd, containerd};
+use super::supervisor::private_config;
 
 const BINARY: &str = "/usr/local/nvidia/toolkit/nvidia-container-runtime";
 
@@ -122,19 +123,6 @@ fn config_dump_of_every_patched_golden_config_shows_the_runtime() {
     if checked == 0 {
         eprintln!("SKIPPED: no containerd available to check dumps");
     }
-}
-
-fn private_config(dir: &Path, version: i64) -> String {
-    let d = dir.display();
-    let mut text = format!(
-        "version = {version}\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n\n[grpc]\n  address = \"{d}/containerd.sock\"\n\n[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"{d}/opt\"\n"
-    );
-    if version >= 3 {
-        text =
-            text.replace(&format!("state = \"{d}/state\"\n"), &format!("state = \"{d}/state\"\ntemp = \"{d}/tmp\"\n"));
-        text.push_str("\n[plugins.\"io.containerd.nri.v1.nri\"]\n  disable = true\n");
-    }
-    text
 }
 
 fn daemon_loads_the_runtime(reader: &Containerd, version: i64) {

@@ -11,6 +11,11 @@
 //! files written atomically; the runtime restarted and awaited; on failure the previous files
 //! are restored and the runtime restarted again. While running, the config is re-checked and
 //! re-applied (rate-limited) when someone else rewrote it.
+//!
+//! A marker next to the lock file (`<pid file>.restart-pending`) exists from the moment files
+//! are written until the runtime has been restarted with them. An agent killed in between
+//! (node drain, OOM, SIGKILL) leaves it behind, so the next run restarts the runtime even though
+//! the files already hold the change — otherwise the node would keep running the old config.
 
 mod lock;
 pub mod restart;
@@ -63,19 +68,33 @@ fn restarter(node: &NodeRuntime, options: &Options) -> Restarter {
     }
 }
 
+/// The marker saying files were written and the runtime not yet restarted with them.
+pub fn pending_marker(pid_file: &Path) -> PathBuf {
+    let mut name = pid_file.file_name().unwrap_or_default().to_os_string();
+    name.push(".restart-pending");
+    pid_file.with_file_name(name)
+}
+
+/// What one apply or revert needs besides the node change.
+struct Node<'a> {
+    runtime: &'a NodeRuntime,
+    restarter: Restarter,
+    marker: PathBuf,
+}
+
 /// Run the agent until told to stop (or once).
 pub fn run(node: &NodeRuntime, options: &Options, stop: &AtomicBool) -> anyhow::Result<()> {
     let _lock = lock::acquire(&options.pid_file)?;
     warn_missing_binaries(&node.runtimes);
-    let restarter = restarter(node, options);
-    apply(node, &restarter, stop)?;
+    let node = Node { runtime: node, restarter: restarter(node, options), marker: pending_marker(&options.pid_file) };
+    apply(&node, stop)?;
     if options.once && !stop.load(Ordering::SeqCst) {
         return Ok(());
     }
     let mut last_apply = Instant::now();
     tracing::info!(interval_ms = options.watch_interval.as_millis() as u64, "watching the runtime config");
     while !sleep(options.watch_interval, stop) {
-        let change = node::patch(&read(node)?, node)?;
+        let change = node::patch(&read(node.runtime)?, node.runtime)?;
         if change.is_unchanged() {
             continue;
         }
@@ -83,7 +102,7 @@ pub fn run(node: &NodeRuntime, options: &Options, stop: &AtomicBool) -> anyhow::
         if last_apply.elapsed() < options.reapply_interval {
             continue;
         }
-        if let Err(e) = apply(node, &restarter, stop) {
+        if let Err(e) = apply(&node, stop) {
             tracing::error!(error = %format!("{e:#}"), "re-applying failed");
         }
         last_apply = Instant::now();
@@ -93,7 +112,7 @@ pub fn run(node: &NodeRuntime, options: &Options, stop: &AtomicBool) -> anyhow::
         tracing::info!("--no-cleanup: leaving the runtime configured");
         return Ok(());
     }
-    revert(node, &restarter)
+    revert(&node)
 }
 
 /// Exit code for `node-agent status`: 0 when the config on disk has gpuplan's change.
@@ -160,51 +179,68 @@ fn fault_pause(stop: &AtomicBool) {
     }
 }
 
-/// Add gpuplan's runtimes and restart the runtime, or change nothing when they are there.
-fn apply(node: &NodeRuntime, restarter: &Restarter, stop: &AtomicBool) -> anyhow::Result<()> {
-    let change = node::patch(&read(node)?, node)?;
+/// Add gpuplan's runtimes and restart the runtime, or change nothing when they are there (and
+/// no earlier run left a restart pending).
+fn apply(node: &Node<'_>, stop: &AtomicBool) -> anyhow::Result<()> {
+    let change = node::patch(&read(node.runtime)?, node.runtime)?;
     for note in &change.notes {
         tracing::debug!(note = %note, "engine");
     }
     if change.is_unchanged() {
-        tracing::info!(config = %node.config, "runtime already configured: nothing to write, no restart");
+        if node.marker.exists() {
+            tracing::warn!(marker = %node.marker.display(), "an earlier run wrote the config but was stopped before restarting the runtime: restarting it now");
+            node.restarter.check()?;
+            let took = node.restarter.restart()?;
+            tracing::info!(took_ms = took.as_millis() as u64, "runtime restarted with the new config");
+            return file::remove(&node.marker);
+        }
+        tracing::info!(config = %node.runtime.config, "runtime already configured: nothing to write, no restart");
         return Ok(());
     }
-    restarter.check()?;
-    write(&change, true)?;
+    node.restarter.check()?;
+    write_changes(node, &change)?;
     tracing::info!(files = ?changed_paths(&change), "applied gpuplan's runtimes");
     fault_pause(stop);
-    restart_or_roll_back(&change, restarter)
+    restart_or_roll_back(node, &change)
+}
+
+/// Mark the restart pending, then write every changed file.
+fn write_changes(node: &Node<'_>, change: &Change) -> anyhow::Result<()> {
+    file::write(&node.marker, &format!("{}\n", node.runtime.socket))?;
+    write(change, true)
 }
 
 /// Take gpuplan's runtimes out and restart the runtime when anything changed.
-fn revert(node: &NodeRuntime, restarter: &Restarter) -> anyhow::Result<()> {
-    let change = node::revert(&read(node)?, node)?;
+fn revert(node: &Node<'_>) -> anyhow::Result<()> {
+    let change = node::revert(&read(node.runtime)?, node.runtime)?;
     if change.is_unchanged() {
         tracing::info!("nothing to revert");
         return Ok(());
     }
-    if let Err(e) = restarter.check() {
+    if let Err(e) = node.restarter.check() {
         // Revert the files anyway: the runtime loads them at its next start.
         write(&change, true)?;
         return Err(e.context("reverted the config, but could not restart the runtime"));
     }
-    write(&change, true)?;
+    write_changes(node, &change)?;
     tracing::info!(files = ?changed_paths(&change), "reverted gpuplan's runtimes");
-    restart_or_roll_back(&change, restarter)
+    restart_or_roll_back(node, &change)
 }
 
 /// Restart; if the runtime does not come back, restore the previous files, restart again and
 /// fail with what happened.
-fn restart_or_roll_back(change: &Change, restarter: &Restarter) -> anyhow::Result<()> {
+fn restart_or_roll_back(node: &Node<'_>, change: &Change) -> anyhow::Result<()> {
+    let restarter = &node.restarter;
     match restarter.restart() {
         Ok(took) => {
             tracing::info!(took_ms = took.as_millis() as u64, "runtime restarted with the new config");
-            Ok(())
+            file::remove(&node.marker)
         }
         Err(failure) => {
             tracing::error!(error = %format!("{failure:#}"), "restart failed: restoring the previous config");
             write(change, false)?;
+            // The files are the runtime's old ones again: whenever it starts, it runs them.
+            file::remove(&node.marker)?;
             let again = match restarter.check() {
                 Ok(Some(_)) => restarter.restart().map(|_| ()),
                 _ => restarter.wait_back(),

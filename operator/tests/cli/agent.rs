@@ -107,8 +107,10 @@ fn given_a_running_agent_a_rewritten_config_is_put_back_and_sigterm_reverts_it()
     let applied = node.config();
     assert_ne!(applied, CONFIG, "the import line is added");
 
-    // Someone (a package upgrade, config management) rewrites the file without gpuplan's line.
-    fs::write(node.path("config.toml"), CONFIG).expect("rewrite");
+    // Someone (a package upgrade, config management) rewrites the file without gpuplan's line,
+    // atomically as such tools do (a truncating write could be read half-done).
+    fs::write(node.path("config.toml.new"), CONFIG).expect("write");
+    fs::rename(node.path("config.toml.new"), node.path("config.toml")).expect("rename");
     wait_for("the agent to put its runtime back", || node.config() == applied);
 
     let (code, log) = stop(agent, Signal::SIGTERM);
@@ -182,4 +184,25 @@ fn given_flags_they_override_the_environment() {
     let text = fs::read_to_string(Path::new(&elsewhere)).expect("read");
     assert!(text.contains("default_runtime_name = \"nvidia\""), "edited in place: {text}");
     assert_eq!(node.config(), CONFIG, "the env's file is untouched");
+}
+
+#[test]
+fn given_an_agent_killed_between_write_and_restart_the_next_run_still_restarts() {
+    let node = Node::new();
+    let marker = node.path("paused");
+    let agent = node.agent(&[]).env("GPUPLAN_FAULT_PAUSE_AFTER_WRITE", &marker).stderr(Stdio::null()).spawn();
+    let mut agent = agent.expect("starts");
+    wait_for("the agent to pause between write and restart", || marker.exists());
+    let pending = node.path("toolkit.pid.restart-pending");
+    assert!(pending.exists(), "the restart is marked pending before the files are written");
+    agent.kill().expect("SIGKILL");
+    agent.wait().expect("reaped");
+    assert_eq!(node.status(), 0, "the files hold the change");
+
+    let (code, log) = node.run(&["--once"]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("an earlier run wrote the config but was stopped before restarting the runtime"), "{log}");
+    assert!(!pending.exists(), "the marker is gone once the runtime was restarted");
+    let (_, log) = node.run(&["--once"]);
+    assert!(log.contains("runtime already configured: nothing to write, no restart"), "{log}");
 }
