@@ -16,9 +16,13 @@ use gpuplan_compiler::diff::{self, Side};
 use gpuplan_compiler::node::{self, Files, NodeRuntime};
 use gpuplan_compiler::plan::read::{Document, read};
 
+use super::cluster::{desired, runtime};
 use super::input::{Stdin, ValuesArgs, read_path};
 use super::template::{ReleaseArgs, compile};
 use super::{EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, print_out};
+use crate::apply::client::Connection;
+use crate::apply::engine::{Engine, Options};
+use crate::apply::live;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -43,6 +47,16 @@ pub struct Args {
     /// Compare this plan with the one the values flags give.
     #[arg(long, value_name = "PLAN", conflicts_with_all = ["old", "new"])]
     pub against: Option<String>,
+    /// Compare what is live in the cluster with what the values flags would make of it (a
+    /// server-side dry-run apply of each object), and list what an upgrade would prune.
+    #[arg(long, conflicts_with_all = ["old", "new", "against"])]
+    pub cluster: bool,
+    /// The kubeconfig file, with --cluster (default: KUBECONFIG, ~/.kube/config, in-cluster).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<String>,
+    /// The kubeconfig context, with --cluster (`--context` is helm-diff's context lines here).
+    #[arg(long, value_name = "NAME")]
+    pub kube_context: Option<String>,
     /// The values (with --against).
     #[command(flatten)]
     pub values: ValuesArgs,
@@ -96,6 +110,24 @@ fn read_side(path: &str, stdin: &mut Stdin) -> anyhow::Result<Document> {
 pub fn run(args: &Args) -> anyhow::Result<u8> {
     let mut stdin = Stdin::default();
     let (old, new) = match (&args.against, &args.old, &args.new) {
+        _ if args.cluster => {
+            let release = ReleaseArgs {
+                namespace: args.namespace.clone().unwrap_or_else(|| "gpu-operator".into()),
+                kube_version: args.kube_version.clone().unwrap_or_else(|| "1.31".into()),
+            };
+            let name = args.name.clone().unwrap_or_else(|| "gpu-operator".into());
+            let Some(desired) = desired(&args.values, &name, &release)? else { return Ok(EXIT_ERROR) };
+            let (old, new, warnings) = runtime()?.block_on(async {
+                let connection = Connection { kubeconfig: args.kubeconfig.clone(), context: args.kube_context.clone() };
+                let client = connection.client().await?;
+                let engine = Engine::new(client, Options::default(), desired.objects());
+                live::sides(&engine, &desired).await
+            })?;
+            for warning in warnings {
+                eprintln!("warning: {warning}");
+            }
+            (old, new)
+        }
         (Some(against), _, _) => {
             if against.trim() == "-" && args.values.files.iter().any(|f| f.trim() == "-") {
                 bail!("--against - and -f - both want standard input; give one of them as a file");

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod agent;
+mod cluster;
 mod diff;
 pub mod input;
 mod lint;
@@ -43,6 +44,12 @@ pub enum Command {
     Template(template::TemplateArgs),
     /// Print the whole plan: stages and objects in apply order, the node change, the digest.
     Plan(template::PlanArgs),
+    /// Apply the plan to a cluster as a new release (server-side apply, stage by stage).
+    Install(cluster::InstallArgs),
+    /// Apply the plan to an existing release; prune what left the plan.
+    Upgrade(cluster::InstallArgs),
+    /// Delete everything a release applied, in reverse stage order.
+    Uninstall(cluster::UninstallArgs),
     /// Show what changes between two plans, or between a plan and the values flags.
     Diff(diff::Args),
     /// Print the effective values: the built-in defaults with files and flags applied.
@@ -64,6 +71,9 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Template(args) => template::run_template(&args),
         Command::Plan(args) => template::run_plan(&args),
+        Command::Install(args) => cluster::run_install(&args, false),
+        Command::Upgrade(args) => cluster::run_install(&args, true),
+        Command::Uninstall(args) => cluster::run_uninstall(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Values(args) => values::run(&args),
         Command::Lint(args) => lint::run(&args),
@@ -93,5 +103,19 @@ pub fn print_out(text: &str) -> anyhow::Result<()> {
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn every_command_line_definition_is_consistent() {
+        // clap checks names, aliases and conflicts of every subcommand only when it is parsed;
+        // this checks them all at once.
+        Cli::command().debug_assert();
     }
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use gpuplan_compiler::plan::{Manifest, Plan, Release};
 
-use super::input::ValuesArgs;
+use super::input::{Compiled, ValuesArgs};
 use super::values::Format;
 use super::{EXIT_ERROR, EXIT_OK, print_out};
 
@@ -72,6 +72,15 @@ pub struct PlanArgs {
 
 /// Compile the plan; `None` after printing errors.
 pub fn compile(values: &ValuesArgs, name: &str, release: &ReleaseArgs) -> anyhow::Result<Option<Plan>> {
+    Ok(compile_with_values(values, name, release)?.map(|(plan, _)| plan))
+}
+
+/// Compile the plan and keep the effective values; `None` after printing errors.
+pub fn compile_with_values(
+    values: &ValuesArgs,
+    name: &str,
+    release: &ReleaseArgs,
+) -> anyhow::Result<Option<(Plan, Compiled)>> {
     let compiled = values.compile()?;
     if compiled.print_diagnostics() {
         return Ok(None);
@@ -83,7 +92,8 @@ pub fn compile(values: &ValuesArgs, name: &str, release: &ReleaseArgs) -> anyhow
         namespace: release.namespace.clone(),
         kube_version: release.kube_version.clone(),
     };
-    Ok(Some(gpuplan_compiler::plan(&config, node, release, &compiled.effective.values)?))
+    let plan = gpuplan_compiler::plan(&config, node, release, &compiled.effective.values)?;
+    Ok(Some((plan, compiled)))
 }
 
 /// Run `gpuplan template`.

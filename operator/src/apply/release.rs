@@ -1,0 +1,358 @@
+//! Install, upgrade and uninstall: a plan taken to a cluster stage by stage, and the release
+//! record that lets the next run prune what left the plan.
+//!
+//! Input: the engine, a [`Desired`] release (stages of objects, digest, values), what to do
+//! and a [`Progress`]. Output: an [`Outcome`] — per stage what happened to each object, the
+//! pruned objects, the requests made — or an error that names the object or stage at fault,
+//! with the record saying `failed` and still listing every object that may exist.
+//!
+//! Like Helm: `install` refuses an existing release, `upgrade` refuses a missing one (unless
+//! asked to install), `uninstall` removes everything the record lists, in reverse stage order.
+//! Unlike Helm: objects are server-side applied (field manager `gpuplan`), unchanged objects are
+//! not written, and uninstall waits until workloads are gone with their pods — so the node
+//! agents have reverted every node's runtime config before uninstall returns.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use gpuplan_compiler::plan::Plan;
+use serde::Serialize;
+use serde_json::Value as J;
+
+use super::engine::{Applied, Counts, Engine, ObjectRef};
+use super::progress::Progress;
+use super::record::{self, Entry, Phase, Record};
+use super::wait;
+
+/// A release as it should be.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    /// Release name.
+    pub name: String,
+    /// Release namespace.
+    pub namespace: String,
+    /// The plan digest.
+    pub digest: String,
+    /// The Kubernetes version it was rendered for.
+    pub kube_version: String,
+    /// The effective values (kept in the record).
+    pub values: J,
+    /// Stages in apply order, each with its objects in apply order.
+    pub stages: Vec<(String, Vec<J>)>,
+}
+
+impl Desired {
+    /// A plan's release; `crds` (the CRDs the plan's custom resources need) go first.
+    pub fn from_plan(plan: &Plan, values: J, crds: Vec<J>) -> Desired {
+        let mut stages: Vec<(String, Vec<J>)> = Vec::new();
+        if !crds.is_empty() {
+            stages.push(("crds".into(), crds));
+        }
+        stages
+            .extend(plan.stages.iter().map(|s| (s.name.clone(), s.objects.iter().map(|m| m.object.clone()).collect())));
+        Desired {
+            name: plan.release.name.clone(),
+            namespace: plan.release.namespace.clone(),
+            digest: plan.digest.clone(),
+            kube_version: plan.release.kube_version.clone(),
+            values,
+            stages,
+        }
+    }
+
+    /// Every object.
+    pub fn objects(&self) -> impl Iterator<Item = &J> {
+        self.stages.iter().flat_map(|(_, o)| o.iter())
+    }
+
+    /// The inventory of this release.
+    pub fn inventory(&self, resolved_namespace: impl Fn(&J) -> String) -> Vec<Entry> {
+        self.stages
+            .iter()
+            .flat_map(|(stage, objects)| {
+                objects.iter().map(move |o| {
+                    let r = ObjectRef::of(o);
+                    Entry {
+                        stage: stage.clone(),
+                        api_version: r.api_version,
+                        kind: r.kind,
+                        namespace: String::new(),
+                        name: r.name,
+                    }
+                })
+            })
+            .zip(self.objects())
+            .map(|(mut e, o)| {
+                e.namespace = resolved_namespace(o);
+                e
+            })
+            .collect()
+    }
+}
+
+/// What to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A new release.
+    Install,
+    /// An existing release (`install_missing`: or a new one).
+    Upgrade {
+        /// Install when there is no release yet (`upgrade --install`).
+        install_missing: bool,
+    },
+}
+
+/// How long and whether to wait.
+#[derive(Debug, Clone, Copy)]
+pub struct Waiting {
+    /// Wait for each stage to be ready before the next, and for deleted objects to be gone.
+    pub wait: bool,
+    /// The bound on the whole run.
+    pub timeout: Duration,
+}
+
+/// One stage's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageOutcome {
+    /// The stage.
+    pub name: String,
+    /// Each object.
+    pub objects: Vec<Applied>,
+    /// Seconds spent, waiting included.
+    pub seconds: f64,
+}
+
+/// A run's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// Release name.
+    pub release: String,
+    /// Release namespace.
+    pub namespace: String,
+    /// The revision written.
+    pub revision: u64,
+    /// The plan digest.
+    pub digest: String,
+    /// Stages, in order.
+    pub stages: Vec<StageOutcome>,
+    /// Objects removed because they left the plan (or, for uninstall, all of them).
+    pub pruned: Vec<Applied>,
+    /// API requests made.
+    pub requests: Counts,
+}
+
+fn namespace_of(engine_namespace: &str) -> impl Fn(&J) -> String + '_ {
+    move |o: &J| {
+        // Cluster-scoped objects are recorded without one (the engine drops theirs when applying).
+        o["metadata"]["namespace"].as_str().map_or_else(|| engine_namespace.to_owned(), str::to_owned)
+    }
+}
+
+/// Install or upgrade.
+pub async fn apply(
+    engine: &Engine,
+    desired: &Desired,
+    mode: Mode,
+    waiting: Waiting,
+    progress: &dyn Progress,
+) -> anyhow::Result<Outcome> {
+    let deadline = Instant::now() + waiting.timeout;
+    let (name, namespace) = (desired.name.as_str(), desired.namespace.as_str());
+    record::ensure_crd(engine).await.context("installing the release record's CRD")?;
+    let existing = record::read(engine, name, namespace).await?;
+    match (mode, &existing) {
+        (Mode::Install, Some(r)) => {
+            bail!(
+                "release {name} already exists in {namespace} (revision {}, {:?}); use `gpuplan upgrade`",
+                r.revision,
+                r.phase
+            )
+        }
+        (Mode::Upgrade { install_missing: false }, None) => {
+            bail!("release {name} not found in {namespace}; use `gpuplan install` (or `gpuplan upgrade --install`)")
+        }
+        _ => {}
+    }
+    let old: Vec<Entry> = existing.as_ref().map(|r| r.inventory.clone()).unwrap_or_default();
+    let mut new = desired.inventory(namespace_of(namespace));
+    // Cluster-scoped kinds carry no namespace in the inventory.
+    for entry in &mut new {
+        let probe = serde_json::json!({"apiVersion": entry.api_version, "kind": entry.kind});
+        if !engine.target(&probe).await?.namespaced {
+            entry.namespace.clear();
+        }
+    }
+    // A re-apply of the same plan over a deployed release writes no record: a no-op run only reads.
+    let same = existing.as_ref().is_some_and(|r| {
+        r.phase == Phase::Deployed && r.digest == desired.digest && r.inventory == new && r.values == desired.values
+    });
+    let mut record = Record {
+        revision: existing.as_ref().map_or(1, |r| if same { r.revision } else { r.revision + 1 }),
+        phase: Phase::Applying,
+        digest: desired.digest.clone(),
+        gpuplan_version: env!("CARGO_PKG_VERSION").into(),
+        kube_version: desired.kube_version.clone(),
+        values: desired.values.clone(),
+        inventory: union(&old, &new),
+    };
+    if !same {
+        record::write(engine, name, namespace, &record).await?;
+    }
+
+    let result = stages(engine, desired, waiting.wait, deadline, progress).await;
+    let stage_outcomes = match result {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            record.phase = Phase::Failed;
+            if let Err(write) = record::write(engine, name, namespace, &record).await {
+                tracing::error!(error = %format!("{write:#}"), "could not mark the release failed");
+            }
+            return Err(e);
+        }
+    };
+    let leaving: Vec<Entry> = old.iter().filter(|o| !new.iter().any(|n| n.same(o))).cloned().collect();
+    let orphans = orphans(engine, name, &old, &new).await?;
+    let pruned = delete(engine, &[leaving, orphans].concat(), waiting.wait, deadline, progress, "prune").await?;
+    record.phase = Phase::Deployed;
+    record.inventory = new;
+    if !same || !pruned.is_empty() {
+        record::write(engine, name, namespace, &record).await?;
+    }
+    Ok(Outcome {
+        release: name.into(),
+        namespace: namespace.into(),
+        revision: record.revision,
+        digest: record.digest,
+        stages: stage_outcomes,
+        pruned,
+        requests: engine.stats.counts(),
+    })
+}
+
+async fn stages(
+    engine: &Engine,
+    desired: &Desired,
+    wait: bool,
+    deadline: Instant,
+    progress: &dyn Progress,
+) -> anyhow::Result<Vec<StageOutcome>> {
+    let mut out = Vec::new();
+    for (stage, objects) in &desired.stages {
+        let start = Instant::now();
+        progress.stage(stage, objects.len());
+        let applied = engine
+            .apply_all(objects, &desired.name, &desired.namespace)
+            .await
+            .with_context(|| format!("stage {stage}"))?;
+        for a in &applied {
+            progress.object(stage, a);
+        }
+        if wait {
+            let on_wait = |what: &str| progress.waiting(stage, what);
+            wait::ready(engine, objects, &desired.namespace, deadline, &on_wait)
+                .await
+                .with_context(|| format!("stage {stage} is not ready"))?;
+        }
+        progress.done(stage, start.elapsed());
+        out.push(StageOutcome { name: stage.clone(), objects: applied, seconds: start.elapsed().as_secs_f64() });
+    }
+    Ok(out)
+}
+
+/// `old` and the entries of `new` not in it.
+fn union(old: &[Entry], new: &[Entry]) -> Vec<Entry> {
+    let mut out = old.to_vec();
+    out.extend(new.iter().filter(|n| !old.iter().any(|o| o.same(n))).cloned());
+    out
+}
+
+/// Objects labelled with the release, of the kinds it has, that neither inventory lists —
+/// left by a run that was interrupted before its record was written.
+async fn orphans(engine: &Engine, release: &str, old: &[Entry], new: &[Entry]) -> anyhow::Result<Vec<Entry>> {
+    let mut kinds: Vec<(&str, &str)> =
+        old.iter().chain(new).map(|e| (e.api_version.as_str(), e.kind.as_str())).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let selector = format!("{}={release}", super::object::RELEASE_LABEL);
+    let mut out = Vec::new();
+    for (api_version, kind) in kinds {
+        let target = engine.target(&serde_json::json!({"apiVersion": api_version, "kind": kind})).await?;
+        for live in engine.list(&target, &selector).await? {
+            let r = ObjectRef::of(&live);
+            let entry = Entry {
+                stage: "orphan".into(),
+                api_version: api_version.into(),
+                kind: kind.into(),
+                namespace: r.namespace,
+                name: r.name,
+            };
+            if super::object::applied_digest(&live).is_some() && !old.iter().chain(new).any(|e| e.same(&entry)) {
+                out.push(entry);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Delete entries in reverse order (stage by stage), workloads in the foreground; with `wait`,
+/// until each stage's objects are gone.
+async fn delete(
+    engine: &Engine,
+    entries: &[Entry],
+    wait: bool,
+    deadline: Instant,
+    progress: &dyn Progress,
+    label: &str,
+) -> anyhow::Result<Vec<Applied>> {
+    let mut out = Vec::new();
+    let reversed: Vec<&Entry> = entries.iter().rev().collect();
+    for group in reversed.chunk_by(|a, b| a.stage == b.stage) {
+        let stage = format!("{label} {}", group[0].stage);
+        let start = Instant::now();
+        progress.stage(&stage, group.len());
+        let refs: Vec<ObjectRef> = group.iter().map(|e| e.object()).collect();
+        let deleted: Vec<Applied> = stream::iter(refs.iter().map(|r| {
+            let foreground = matches!(r.kind.as_str(), "DaemonSet" | "Deployment" | "StatefulSet" | "Job");
+            engine.delete(r, foreground)
+        }))
+        .buffer_unordered(engine.options.concurrency.max(1))
+        .try_collect()
+        .await?;
+        for d in &deleted {
+            progress.object(&stage, d);
+        }
+        if wait {
+            progress.waiting(&stage, "the objects (and their pods) to be gone");
+            wait::gone(engine, &refs, deadline).await.with_context(|| stage.clone())?;
+        }
+        progress.done(&stage, start.elapsed());
+        out.extend(deleted);
+    }
+    Ok(out)
+}
+
+/// Remove a release: every object of its record in reverse stage order, then the record.
+pub async fn uninstall(
+    engine: &Engine,
+    name: &str,
+    namespace: &str,
+    waiting: Waiting,
+    progress: &dyn Progress,
+) -> anyhow::Result<Outcome> {
+    let deadline = Instant::now() + waiting.timeout;
+    let Some(record) = record::read(engine, name, namespace).await? else {
+        bail!("release {name} not found in {namespace}");
+    };
+    let pruned = delete(engine, &record.inventory, waiting.wait, deadline, progress, "uninstall").await?;
+    record::delete(engine, name, namespace).await?;
+    Ok(Outcome {
+        release: name.into(),
+        namespace: namespace.into(),
+        revision: record.revision,
+        digest: record.digest,
+        stages: Vec::new(),
+        pruned,
+        requests: engine.stats.counts(),
+    })
+}

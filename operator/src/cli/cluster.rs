@@ -1,0 +1,247 @@
+//! `gpuplan install | upgrade | uninstall`: a plan taken to a cluster, and taken away.
+//!
+//! Input: the values flags, the release, the cluster connection (`--kubeconfig`, `--context`),
+//! and how to apply (`--wait`, `--timeout`, `--concurrency`, `--force-conflicts`). Output: the
+//! cluster changed stage by stage with progress on stderr (a spinner line per stage on a
+//! terminal, plain lines otherwise), a summary line, or with `-o json` the whole outcome on
+//! stdout. Exit 0 on success, 2 on any error (which names the object or stage at fault).
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::ValueEnum;
+
+use super::input::ValuesArgs;
+use super::template::{ReleaseArgs, compile_with_values};
+use super::{EXIT_ERROR, EXIT_OK, print_out};
+use crate::apply::client::Connection;
+use crate::apply::engine::{Action, Engine, Options};
+use crate::apply::progress::{Plain, Progress, Silent, Terminal};
+use crate::apply::release::{self, Desired, Mode, Outcome, Waiting};
+
+/// Where the cluster is.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct KubeArgs {
+    /// The kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<String>,
+    /// The kubeconfig context (default: its current context).
+    #[arg(long, value_name = "NAME", visible_alias = "kube-context")]
+    pub context: Option<String>,
+}
+
+impl KubeArgs {
+    /// The connection these flags describe.
+    pub fn connection(&self) -> Connection {
+        Connection { kubeconfig: self.kubeconfig.clone(), context: self.context.clone() }
+    }
+}
+
+/// How to apply.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApplyArgs {
+    /// Wait for each stage to be ready before the next (and, when deleting, until objects are gone).
+    #[arg(long)]
+    pub wait: bool,
+    /// The bound on the whole run: `300s`, `5m`, `1h30m`.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Objects applied at the same time.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+    /// Take over fields another field manager owns (kubectl, Helm) instead of failing.
+    #[arg(long)]
+    pub force_conflicts: bool,
+    /// Output: progress and a summary, or the outcome as JSON.
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Progress on stderr and a summary line.
+    Text,
+    /// The outcome as JSON on stdout.
+    Json,
+}
+
+/// `install` and `upgrade`.
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// Release name.
+    #[arg(default_value = "gpu-operator")]
+    pub name: String,
+    /// The values.
+    #[command(flatten)]
+    pub values: ValuesArgs,
+    /// Release settings.
+    #[command(flatten)]
+    pub release: ReleaseArgs,
+    /// The cluster.
+    #[command(flatten)]
+    pub kube: KubeArgs,
+    /// How to apply.
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+    /// `upgrade` only: install when the release does not exist yet.
+    #[arg(long)]
+    pub install: bool,
+}
+
+/// `uninstall`.
+#[derive(Debug, clap::Args)]
+pub struct UninstallArgs {
+    /// Release name.
+    #[arg(default_value = "gpu-operator")]
+    pub name: String,
+    /// Release namespace.
+    #[arg(short = 'n', long, default_value = "gpu-operator")]
+    pub namespace: String,
+    /// The cluster.
+    #[command(flatten)]
+    pub kube: KubeArgs,
+    /// How to delete.
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+}
+
+/// `300s`, `5m`, `1h30m`, `90` (seconds), like Helm's `--timeout`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("invalid duration {text:?}: expected e.g. 300s, 5m, 1h30m");
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let (mut total, mut number) = (0f64, String::new());
+    for c in text.chars() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let value: f64 = number.parse().map_err(|_| bad())?;
+        total += value
+            * match c {
+                'h' => 3600.0,
+                'm' => 60.0,
+                's' => 1.0,
+                _ => return Err(bad()),
+            };
+        number.clear();
+    }
+    if !number.is_empty() || text.is_empty() {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+/// A tokio runtime for one command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn progress(output: Output) -> Box<dyn Progress + Send> {
+    match output {
+        Output::Json => Box::new(Silent),
+        Output::Text if std::io::stderr().is_terminal() => Box::new(Terminal::default()),
+        Output::Text => Box::new(Plain),
+    }
+}
+
+fn options(args: &ApplyArgs) -> Options {
+    Options { force_conflicts: args.force_conflicts, concurrency: args.concurrency, ..Options::default() }
+}
+
+fn report(outcome: &Outcome, output: Output, verb: &str, elapsed: Duration) -> anyhow::Result<u8> {
+    match output {
+        Output::Json => print_out(&format!("{}\n", serde_json::to_string_pretty(outcome)?))?,
+        Output::Text => {
+            let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+            for a in outcome.stages.iter().flat_map(|s| &s.objects).chain(&outcome.pruned) {
+                let word = match a.action {
+                    Action::Created => "created",
+                    Action::Configured => "configured",
+                    Action::Unchanged => "unchanged",
+                    Action::Deleted => "deleted",
+                    Action::Absent => "already gone",
+                };
+                *counts.entry(word).or_default() += 1;
+            }
+            let parts: Vec<String> = counts.iter().map(|(w, n)| format!("{n} {w}")).collect();
+            let r = outcome.requests;
+            eprintln!(
+                "{verb} {} in {} (revision {}): {} in {:.1}s; {} API requests ({} get, {} list, {} patch, {} delete)",
+                outcome.release,
+                outcome.namespace,
+                outcome.revision,
+                if parts.is_empty() { "nothing to do".into() } else { parts.join(", ") },
+                elapsed.as_secs_f64(),
+                r.get + r.list + r.patch + r.delete,
+                r.get,
+                r.list,
+                r.patch,
+                r.delete
+            );
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// The release the values flags describe, with the CRDs its custom resources need; `None`
+/// after printing errors.
+pub fn desired(values: &ValuesArgs, name: &str, release: &ReleaseArgs) -> anyhow::Result<Option<Desired>> {
+    let Some((plan, compiled)) = compile_with_values(values, name, release)? else { return Ok(None) };
+    let crds = if plan.stages.iter().any(|s| s.name == "node-feature-discovery") {
+        gpuplan_compiler::render::nfd_crds()?.into_iter().map(|m| m.object).collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Some(Desired::from_plan(&plan, compiled.effective.values.to_json(), crds)))
+}
+
+/// Run `install` or `upgrade`.
+pub fn run_install(args: &InstallArgs, upgrade: bool) -> anyhow::Result<u8> {
+    if args.install && !upgrade {
+        bail!("--install belongs to `gpuplan upgrade`");
+    }
+    let Some(desired) = desired(&args.values, &args.name, &args.release)? else { return Ok(EXIT_ERROR) };
+    let mode = if upgrade { Mode::Upgrade { install_missing: args.install } } else { Mode::Install };
+    let waiting = Waiting { wait: args.apply.wait, timeout: args.apply.timeout };
+    let start = std::time::Instant::now();
+    let outcome = runtime()?.block_on(async {
+        let client = args.kube.connection().client().await?;
+        let engine = Engine::new(client, options(&args.apply), desired.objects());
+        release::apply(&engine, &desired, mode, waiting, progress(args.apply.output).as_ref()).await
+    })?;
+    report(&outcome, args.apply.output, if upgrade { "upgraded" } else { "installed" }, start.elapsed())
+}
+
+/// Run `uninstall`.
+pub fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<u8> {
+    let waiting = Waiting { wait: args.apply.wait, timeout: args.apply.timeout };
+    let start = std::time::Instant::now();
+    let outcome = runtime()?.block_on(async {
+        let client = args.kube.connection().client().await?;
+        let engine = Engine::new(client, options(&args.apply), []);
+        release::uninstall(&engine, &args.name, &args.namespace, waiting, progress(args.apply.output).as_ref()).await
+    })?;
+    report(&outcome, args.apply.output, "uninstalled", start.elapsed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_helm_style_durations_they_parse() {
+        assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h30m10s"), Ok(Duration::from_secs(5410)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("5x").is_err() && parse_duration("m").is_err() && parse_duration("5m3").is_err());
+    }
+}

@@ -1,0 +1,293 @@
+//! A scenario-driven mock API server: kube's client talks to it through tower-test's mock
+//! service pair, as kube-rs's reference controller tests do, instead of over HTTP.
+//!
+//! It keeps objects in memory by path and answers GET, LIST (label selectors), server-side
+//! apply PATCH (dry runs included) and DELETE like the API server does for the purpose of the
+//! apply engine: server fields (uid, resourceVersion, generation, managedFields), workload
+//! status set by a pretend controller (DaemonSets and Deployments become ready, CRDs
+//! Established), foreground deletion that lingers while dependents go. A scenario adds
+//! faults (answer N times with a code and message), DaemonSets that never become ready, and
+//! objects whose deletion takes a while. Every request is recorded for the test to check.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use http::{Request, Response, StatusCode};
+use kube::client::Body;
+use serde_json::{Value as J, json};
+
+/// One recorded request.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// `GET`, `PATCH`, `DELETE`, ...
+    pub method: String,
+    /// The path.
+    pub path: String,
+    /// The query string.
+    pub query: String,
+    /// The JSON body, if any.
+    pub body: Option<J>,
+}
+
+impl Call {
+    /// Whether the request wrote (a PATCH that is not a dry run, a DELETE, a POST, a PUT).
+    pub fn writes(&self) -> bool {
+        match self.method.as_str() {
+            "GET" => false,
+            "PATCH" => !self.query.contains("dryRun=All"),
+            _ => true,
+        }
+    }
+}
+
+/// A fault: answer `times` requests matching method and path suffix with this status.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// Method to match.
+    pub method: &'static str,
+    /// Path suffix to match (`/daemonsets/x`).
+    pub path: String,
+    /// HTTP code.
+    pub code: u16,
+    /// Status reason.
+    pub reason: &'static str,
+    /// Status message.
+    pub message: String,
+    /// How many more times.
+    pub times: usize,
+}
+
+/// The server's state.
+#[derive(Debug, Default)]
+pub struct State {
+    /// Objects by key (group-version prefix, plural, namespace, name).
+    pub objects: BTreeMap<(String, String, String, String), J>,
+    /// Every request, in order.
+    pub calls: Vec<Call>,
+    /// Faults to inject.
+    pub faults: Vec<Fault>,
+    /// Names of DaemonSets whose pods never become available.
+    pub never_ready: Vec<String>,
+    /// Objects deleted in the foreground stay this many GETs (with a deletionTimestamp).
+    pub linger: usize,
+    lingering: BTreeMap<(String, String, String, String), usize>,
+    version: u64,
+}
+
+/// The mock server, shared with the task that answers requests.
+#[derive(Clone, Default)]
+pub struct Server {
+    /// Its state.
+    pub state: Arc<Mutex<State>>,
+}
+
+struct Path {
+    key: (String, String, String, String),
+    /// A collection across namespaces or in one.
+    collection: bool,
+}
+
+fn parse(path: &str) -> Option<Path> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (prefix, rest) = match segments.as_slice() {
+        ["api", v, rest @ ..] => (format!("/api/{v}"), rest),
+        ["apis", g, v, rest @ ..] => (format!("/apis/{g}/{v}"), rest),
+        _ => return None,
+    };
+    let (namespace, plural, name) = match rest {
+        ["namespaces", ns, plural, name] => (*ns, *plural, Some(*name)),
+        ["namespaces", ns, plural] => (*ns, *plural, None),
+        [plural, name] => ("", *plural, Some(*name)),
+        [plural] => ("", *plural, None),
+        _ => return None,
+    };
+    // Strip the version: an object is the same across API versions of its group.
+    let group = prefix.rsplit_once('/').map_or(prefix.clone(), |(g, _)| g.to_owned());
+    Some(Path {
+        key: (group, plural.to_owned(), namespace.to_owned(), name.unwrap_or_default().to_owned()),
+        collection: name.is_none(),
+    })
+}
+
+fn status(code: u16, reason: &str, message: &str) -> (u16, J) {
+    (
+        code,
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason, "message": message}),
+    )
+}
+
+fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+    query.split('&').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl State {
+    fn answer(&mut self, method: &str, path: &str, query: &str, body: Option<J>) -> (u16, J) {
+        self.calls.push(Call { method: method.into(), path: path.into(), query: query.into(), body: body.clone() });
+        if let Some(fault) =
+            self.faults.iter_mut().find(|f| f.times > 0 && f.method == method && path.ends_with(&f.path))
+        {
+            fault.times -= 1;
+            return status(fault.code, fault.reason, &fault.message.clone());
+        }
+        let Some(p) = parse(path) else {
+            return status(404, "NotFound", "the server could not find the requested resource");
+        };
+        match (method, p.collection) {
+            ("GET", true) => self.list(&p, query),
+            ("GET", false) => self.get(&p),
+            ("PATCH", false) => self.apply(&p, query, body.unwrap_or_default()),
+            ("DELETE", false) => self.delete(&p, body.as_ref()),
+            _ => status(405, "MethodNotAllowed", "not supported by the mock"),
+        }
+    }
+
+    fn get(&mut self, p: &Path) -> (u16, J) {
+        if let Some(left) = self.lingering.get_mut(&p.key) {
+            if *left == 0 {
+                self.lingering.remove(&p.key);
+                self.objects.remove(&p.key);
+            } else {
+                *left -= 1;
+            }
+        }
+        match self.objects.get(&p.key) {
+            Some(o) => (200, o.clone()),
+            None => status(404, "NotFound", &format!("{} \"{}\" not found", p.key.1, p.key.3)),
+        }
+    }
+
+    fn list(&self, p: &Path, query: &str) -> (u16, J) {
+        let selector = query_param(query, "labelSelector").map(percent_decode);
+        let items: Vec<J> = self
+            .objects
+            .iter()
+            .filter(|(k, _)| k.0 == p.key.0 && k.1 == p.key.1 && (p.key.2.is_empty() || k.2 == p.key.2))
+            .filter(|(_, o)| {
+                selector.as_deref().is_none_or(|s| {
+                    s.split(',').all(|kv| {
+                        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                        o["metadata"]["labels"][k] == v
+                    })
+                })
+            })
+            .map(|(_, o)| o.clone())
+            .collect();
+        (
+            200,
+            json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": self.version.to_string()}, "items": items}),
+        )
+    }
+
+    fn apply(&mut self, p: &Path, query: &str, desired: J) -> (u16, J) {
+        let manager = query_param(query, "fieldManager").unwrap_or_default().to_owned();
+        let dry_run = query.contains("dryRun=All");
+        let existing = self.objects.get(&p.key).cloned();
+        let mut object = desired.clone();
+        let meta = object["metadata"].as_object_mut().expect("metadata");
+        let old_meta = existing.as_ref().map(|e| e["metadata"].clone()).unwrap_or_default();
+        let generation = old_meta["generation"].as_i64().unwrap_or(0);
+        let spec_changed = existing.as_ref().is_none_or(|e| e.get("spec") != desired.get("spec"));
+        self.version += 1;
+        meta.insert(
+            "uid".into(),
+            old_meta.get("uid").cloned().unwrap_or_else(|| json!(format!("uid-{}", self.version))),
+        );
+        meta.insert("resourceVersion".into(), json!(self.version.to_string()));
+        meta.insert("generation".into(), json!(if spec_changed { generation + 1 } else { generation.max(1) }));
+        meta.insert("creationTimestamp".into(), json!("2026-11-28T00:00:00Z"));
+        meta.insert("managedFields".into(), json!([{"manager": manager, "operation": "Apply"}]));
+        let generation = meta["generation"].clone();
+        match desired["kind"].as_str().unwrap_or_default() {
+            "DaemonSet" => {
+                let ready = if self.never_ready.contains(&p.key.3) { 0 } else { 2 };
+                object["status"] = json!({"observedGeneration": generation, "desiredNumberScheduled": 2,
+                                          "updatedNumberScheduled": ready, "numberAvailable": ready});
+            }
+            "Deployment" => {
+                let replicas = desired["spec"]["replicas"].as_i64().unwrap_or(1);
+                object["status"] = json!({"observedGeneration": generation, "updatedReplicas": replicas, "availableReplicas": replicas});
+            }
+            "CustomResourceDefinition" => {
+                object["status"] = json!({"conditions": [{"type": "Established", "status": "True"}, {"type": "NamesAccepted", "status": "True"}]});
+            }
+            _ => {}
+        }
+        if !dry_run {
+            self.objects.insert(p.key.clone(), object.clone());
+        }
+        (if existing.is_some() { 200 } else { 201 }, object)
+    }
+
+    fn delete(&mut self, p: &Path, options: Option<&J>) -> (u16, J) {
+        let Some(object) = self.objects.get_mut(&p.key) else {
+            return status(404, "NotFound", &format!("{} \"{}\" not found", p.key.1, p.key.3));
+        };
+        let foreground = options.is_some_and(|o| o["propagationPolicy"] == "Foreground");
+        if foreground && self.linger > 0 {
+            object["metadata"]["deletionTimestamp"] = json!("2026-11-28T00:00:01Z");
+            self.lingering.insert(p.key.clone(), self.linger);
+            return (200, object.clone());
+        }
+        let object = self.objects.remove(&p.key).unwrap_or_default();
+        (200, object)
+    }
+}
+
+impl Server {
+    /// A kube client served by this mock, and the task answering it.
+    pub fn client(&self) -> kube::Client {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            while let Some((request, send)) = handle.next_request().await {
+                let method = request.method().as_str().to_owned();
+                let path = request.uri().path().to_owned();
+                let query = request.uri().query().unwrap_or_default().to_owned();
+                let bytes = request.into_body().collect_bytes().await.unwrap_or_default();
+                let body = serde_json::from_slice::<J>(&bytes).ok();
+                let (code, answer) = state.lock().expect("state").answer(&method, &path, &query, body);
+                let response = Response::builder()
+                    .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+                    .header("content-type", "application/json")
+                    .body(Body::from(serde_json::to_vec(&answer).unwrap_or_default()))
+                    .expect("response");
+                send.send_response(response);
+            }
+        });
+        kube::Client::new(service, "default")
+    }
+
+    /// The recorded requests.
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.lock().expect("state").calls.clone()
+    }
+
+    /// Forget the recorded requests.
+    pub fn reset_calls(&self) {
+        self.state.lock().expect("state").calls.clear();
+    }
+
+    /// Change the scenario.
+    pub fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.state.lock().expect("state"))
+    }
+}
