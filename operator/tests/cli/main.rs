@@ -4,6 +4,7 @@ use assert_cmd::Command;
 
 mod agent;
 mod basics;
+mod explain;
 mod golden_plan;
 mod node;
 mod values;
