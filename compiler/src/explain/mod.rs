@@ -263,7 +263,7 @@ fn effects(base: &trace::Base<'_>, target: &Target<'_>, leaves: &[(String, &Node
             })
             .collect()
     };
-    let mut all: Vec<(usize, Effect)> = std::thread::scope(|scope| {
+    let all: Vec<(usize, Effect)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (1..THREADS).map(|offset| scope.spawn(move || run(offset))).collect();
         let mut all = run(0);
         for handle in handles {
@@ -272,7 +272,6 @@ fn effects(base: &trace::Base<'_>, target: &Target<'_>, leaves: &[(String, &Node
         }
         all
     });
-    all.sort_by_key(|(i, _)| *i);
     let mut out = vec![Effect::Ignored; leaves.len()];
     for (i, effect) in all {
         out[i] = effect;
