@@ -80,6 +80,48 @@ pub enum Error {
         /// The pattern.
         pattern: String,
     },
+    /// `explain` was asked for an object the plan does not hold.
+    #[error("no object `{object}` in the plan: {reason}{}", hint_line(hint))]
+    UnknownObject {
+        /// The object as asked (`daemonset/nvidia-driver`).
+        object: String,
+        /// Why nothing matched.
+        reason: String,
+        /// A suggestion and what the plan holds instead.
+        hint: Option<String>,
+    },
+    /// `explain` was asked for an object that names more than one in the plan.
+    #[error("`{object}` names {} objects: {}; give the kind's group (`kind.group/name`) or `-n`", candidates.len(), candidates.join(", "))]
+    AmbiguousObject {
+        /// The object as asked.
+        object: String,
+        /// The objects it could mean, as `Kind.group/name (namespace)`.
+        candidates: Vec<String>,
+    },
+    /// An `explain` field path is not well formed.
+    #[error("cannot read field path `{field}` at character {at}: {message}")]
+    FieldSyntax {
+        /// The field path as given.
+        field: String,
+        /// 1-based character position of the problem.
+        at: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// An `explain` field path does not exist in the object.
+    #[error("field `{field}` is not in {object}: {found} {message}{}", hint_line(hint))]
+    UnknownField {
+        /// The field path as given.
+        field: String,
+        /// The object, as `Kind namespace/name`.
+        object: String,
+        /// The deepest prefix of the path that exists (`the object` when none does).
+        found: String,
+        /// What is missing there.
+        message: String,
+        /// The closest key, or the items or keys that exist there.
+        hint: Option<String>,
+    },
     /// The values break the schema or a semantic rule; every problem is listed.
     #[error("{}", invalid_message(.0))]
     Invalid(Vec<Diagnostic>),
@@ -87,6 +129,10 @@ pub enum Error {
 
 fn at(span: &Option<Span>) -> String {
     span.map(|s| format!(":{s}")).unwrap_or_default()
+}
+
+fn hint_line(hint: &Option<String>) -> String {
+    hint.as_ref().map(|h| format!("\n  = help: {h}")).unwrap_or_default()
 }
 
 fn flag_message(kind: FlagKind, text: &str, message: &str) -> String {

@@ -16,10 +16,13 @@
 //!   -> plan      -> Plan       every object, rendered, in apply order, plus the node change
 //!   -> diff      -> diff::Report   what changes between two plans (or a plan file and new values)
 //! ```
+//!
+//! Off the pipeline, on demand: [`explain`] says where one field of one object came from.
 
 pub mod config;
 pub mod diff;
 pub mod error;
+pub mod explain;
 pub mod node;
 pub mod plan;
 pub mod render;
@@ -192,4 +195,17 @@ pub fn node_runtime_from_env(
     let config = resolve(&effective.values)?;
     let (node, _) = node_runtime(&config);
     Ok((node, diagnostics))
+}
+
+/// Where one field of one object of the plan came from: its value, the values it is made from
+/// (with file and `line:col`, or `--set` #n), the rule that transformed them, the values it
+/// depends on and those the object exists by. Compiles and renders as [`plan`] does, then
+/// traces every value by changing it and rendering the object's stage again; see [`explain`](mod@explain).
+pub fn explain(
+    values: &Values,
+    release: &plan::Release,
+    object: &str,
+    field: &str,
+) -> Result<explain::Explanation, Error> {
+    explain::explain(values, release, object, field)
 }

@@ -62,6 +62,13 @@ const WHY_DRA_DRIVER: &str = "Used only by the GPUCluster (DRA) stack, which gpu
 pub fn from_values(values: &Values) -> Result<Config, Error> {
     let mut json = values.to_json();
     crate::schema::prune_unknown(&mut json);
+    from_pruned_json(json, values)
+}
+
+/// [`from_values`] after its first step: `json` is `values` as JSON with the unknown keys
+/// already dropped, which `explain` does once for many variations of the same values (`values`
+/// only gives an error its origin).
+pub fn from_pruned_json(json: serde_json::Value, values: &Values) -> Result<Config, Error> {
     serde_path_to_error::deserialize(json).map_err(|e| {
         let pointer = pointer_of(e.path());
         let origin = values.pointer(&pointer).map(|n| n.origin.clone());

@@ -23,6 +23,19 @@ use super::{Context, Out};
 use crate::config::cluster::MigStrategy;
 use crate::config::common::StringMap;
 use crate::error::Error;
+use crate::explain::Rule;
+
+/// How `NVIDIA_CDI_HOOK_PATH` is made from `toolkit.installDir` (here and in the MIG manager).
+pub(super) const CDI_HOOK_RULE: &str = "`<toolkit.installDir>/toolkit/nvidia-cdi-hook` (trailing `/` of \
+    the install directory dropped), set when CDI and the toolkit are enabled.";
+
+/// How this stage transforms values on their way into its objects, for `gpuplan explain`.
+pub const RULES: &[Rule] = &[Rule {
+    stage: "device-plugin",
+    kind: "DaemonSet",
+    field: "spec.template.spec.containers[*].env[name=NVIDIA_CDI_HOOK_PATH].value",
+    text: CDI_HOOK_RULE,
+}];
 
 /// The device plugin DaemonSet.
 const PLUGIN: &str = "nvidia-device-plugin-daemonset";

@@ -5,6 +5,19 @@
 //! a digest, or `image` alone when both repository and version are empty (the operator then
 //! uses it verbatim, which lets a full reference stand in `image`).
 
+use crate::explain::Rule;
+
+const IMAGE_RULE: &str = "image reference assembled as the operator does: \
+    `<repository>/<image>:<version>` (a trailing `/` of the repository dropped), \
+    `<repository>/<image>@<version>` when the version is a `sha256:` digest, or `image` alone \
+    when repository and version are both empty.";
+
+/// How image references are built from values, for `gpuplan explain` (every stage).
+pub const RULES: &[Rule] = &[
+    Rule { stage: "*", kind: "*", field: "spec.template.spec.containers[*].image", text: IMAGE_RULE },
+    Rule { stage: "*", kind: "*", field: "spec.template.spec.initContainers[*].image", text: IMAGE_RULE },
+];
+
 /// The image reference for a component.
 pub fn reference(repository: &str, image: &str, version: &str) -> String {
     let repository = repository.trim_end_matches('/');

@@ -20,12 +20,21 @@ mod layouts;
 
 use serde::Serialize;
 
-use super::device_plugin::{host_root_env, join};
+use super::device_plugin::{CDI_HOOK_RULE, host_root_env, join};
 use super::operand::{Env, MANAGED_BY, Operand, Spec};
 use super::{Context, Out};
 use crate::config::common::StringMap;
 use crate::error::Error;
+use crate::explain::Rule;
 use layouts::Layout;
+
+/// How this stage transforms values on their way into its objects, for `gpuplan explain`.
+pub const RULES: &[Rule] = &[Rule {
+    stage: "mig-manager",
+    kind: "DaemonSet",
+    field: "spec.template.spec.containers[*].env[name=NVIDIA_CDI_HOOK_PATH].value",
+    text: CDI_HOOK_RULE,
+}];
 
 /// The DaemonSet's name (also its ServiceAccount, Roles, bindings and SCC).
 const NAME: &str = "nvidia-mig-manager";

@@ -40,6 +40,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::explain::Rule;
 use crate::node::NodeRuntime;
 use crate::plan::{Manifest, Release, Stage};
 use crate::values::{Source, load::load};
@@ -127,6 +128,25 @@ fn environment() -> Result<&'static Environment<'static>, Error> {
     })
     .as_ref()
     .map_err(|message| Error::Render { template: "(templates)".into(), message: message.clone() })
+}
+
+/// Render one stage by name, as [`render`] renders it; `None` for a name not in [`STAGES`].
+/// `explain` re-renders only the stage holding the object it traces.
+pub fn render_stage(ctx: &Context<'_>, name: &str) -> Result<Option<Stage>, Error> {
+    let Some((name, render_stage)) = STAGES.iter().find(|(n, _)| *n == name) else {
+        return Ok(None);
+    };
+    let mut out = Out { env: environment()?, objects: Vec::new() };
+    render_stage(ctx, &mut out)?;
+    Ok(Some(Stage { name: (*name).to_owned(), objects: out.objects }))
+}
+
+/// Every transformation rule the stages declare, for `explain`: stage-specific rules first,
+/// then the shared ones (image references, operand settings), so the most specific matches.
+pub fn rules() -> impl Iterator<Item = &'static Rule> {
+    [toolkit::RULES, device_plugin::RULES, mig_manager::RULES, nfd::RULES, image::RULES, operand::RULES]
+        .into_iter()
+        .flatten()
 }
 
 /// Render every stage.

@@ -43,8 +43,28 @@ use crate::config::nfd::NodeFeatureDiscovery;
 use crate::config::nfd::pod::{NetworkPolicy, PodDisruptionBudget, ServiceAccount};
 use crate::config::nfd::worker::OwnerRef;
 use crate::error::Error;
+use crate::explain::Rule;
 use crate::plan::Manifest;
 use crate::values::print::json_to_yaml;
+
+/// How this stage builds its images, for `gpuplan explain` (before the shared image rule).
+pub const RULES: &[Rule] = &[
+    Rule {
+        stage: "node-feature-discovery",
+        kind: "*",
+        field: "spec.template.spec.containers[*].image",
+        text: NFD_IMAGE,
+    },
+    Rule {
+        stage: "node-feature-discovery",
+        kind: "*",
+        field: "spec.template.spec.initContainers[*].image",
+        text: NFD_IMAGE,
+    },
+];
+/// The sub-chart builds its image reference its own way (see `Common`).
+const NFD_IMAGE: &str = "the sub-chart's image: `<image.repository>:<image.tag>`, the tag defaulting to the \
+    chart's appVersion when empty.";
 
 /// The subchart's name, `version` and `appVersion` (its `Chart.yaml`).
 const CHART: &str = "node-feature-discovery";

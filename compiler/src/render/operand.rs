@@ -21,7 +21,17 @@ use super::Context;
 use super::image::reference;
 use crate::config::cluster::UpdateStrategy;
 use crate::config::common::{EnvVar, IntOrPercent, PullPolicy, Resources};
+use crate::explain::Rule;
 use crate::node::RuntimeKind;
+
+/// How the shared operand settings are transformed, for `gpuplan explain` (every stage).
+pub const RULES: &[Rule] = &[Rule {
+    stage: "*",
+    kind: "DaemonSet",
+    field: "spec.updateStrategy.rollingUpdate.maxUnavailable",
+    text: "`daemonsets.rollingUpdate.maxUnavailable` parsed as Kubernetes' intstr.Parse: text that is \
+        a whole number (`\"1\"`) becomes that integer; anything else (`25%`) stays text.",
+}];
 
 /// Labels a user's `daemonsets.labels` may not override.
 const PROTECTED_LABELS: [&str; 2] = ["app", "app.kubernetes.io/part-of"];

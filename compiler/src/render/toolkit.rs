@@ -22,6 +22,7 @@ use super::image::reference;
 use super::operand::{Env, MANAGED_BY, Operand, Spec, pull_policy};
 use super::{Context, Out, VERSION};
 use crate::error::Error;
+use crate::explain::Rule;
 use crate::node::runtime::CrioMode;
 use crate::node::{NodeRuntime, RestartMode, RuntimeKind};
 
@@ -39,6 +40,69 @@ pub const DROP_IN_DIR: &str = "/runtime/config-dir.d";
 pub const SOCKET_DIR: &str = "/runtime/sock-dir";
 /// Where the CRI-O hooks directory is mounted.
 const HOOKS_DIR: &str = "/runtime/hooks.d";
+
+/// The rewrite of the runtime socket (see [`agent_env`] and [`runtime_mounts`]).
+const SOCKET_RULE: &str = "socket directory mounted at /runtime/sock-dir, env rewritten: the host \
+    directory of the runtime socket (its path up to the last `/`) is mounted into the node-agent \
+    container at /runtime/sock-dir (volume `<runtime>-socket`), and RUNTIME_SOCKET and \
+    <RUNTIME>_SOCKET are set to /runtime/sock-dir/<the socket's file name, after the last `/`>. \
+    The socket is the first of RUNTIME_SOCKET, CONTAINERD_SOCKET, DOCKER_SOCKET set in \
+    toolkit.env, else the runtime's default; CRI-O gets no socket mount.";
+/// The rewrite of the runtime's config file.
+const CONFIG_RULE: &str = "config directory mounted at /runtime/config-dir, env rewritten: the host \
+    directory of the runtime's config file (its path up to the last `/`) is mounted into the \
+    node-agent container at /runtime/config-dir (volume `<runtime>-config`), and RUNTIME_CONFIG \
+    and <RUNTIME>_CONFIG are set to /runtime/config-dir/<the file's name, after the last `/`>.";
+/// The rewrite of the drop-in file.
+const DROP_IN_RULE: &str = "drop-in directory mounted at /runtime/config-dir.d, env rewritten: the \
+    host directory of the drop-in file is mounted into the node-agent container at \
+    /runtime/config-dir.d (volume `<runtime>-drop-in-config`), and RUNTIME_DROP_IN_CONFIG is set \
+    to /runtime/config-dir.d/<the file's name>; RUNTIME_DROP_IN_CONFIG_HOST_PATH keeps the host \
+    path for the `imports` line.";
+
+/// How this stage transforms values on their way into its objects, for `gpuplan explain`.
+pub const RULES: &[Rule] = &[
+    Rule { stage: "container-toolkit", kind: "DaemonSet", field: AGENT_RUNTIME_SOCKET, text: SOCKET_RULE },
+    Rule { stage: "container-toolkit", kind: "DaemonSet", field: AGENT_CONTAINERD_SOCKET, text: SOCKET_RULE },
+    Rule { stage: "container-toolkit", kind: "DaemonSet", field: AGENT_DOCKER_SOCKET, text: SOCKET_RULE },
+    Rule { stage: "container-toolkit", kind: "DaemonSet", field: SOCKET_VOLUME, text: SOCKET_RULE },
+    Rule { stage: "container-toolkit", kind: "DaemonSet", field: AGENT_DROP_IN, text: DROP_IN_RULE },
+    Rule { stage: "container-toolkit", kind: "DaemonSet", field: DROP_IN_VOLUME, text: DROP_IN_RULE },
+    Rule { stage: "container-toolkit", kind: "DaemonSet", field: AGENT_RUNTIME_CONFIG, text: CONFIG_RULE },
+    Rule { stage: "container-toolkit", kind: "DaemonSet", field: AGENT_CONTAINERD_CONFIG, text: CONFIG_RULE },
+    Rule { stage: "container-toolkit", kind: "DaemonSet", field: AGENT_CRIO_CONFIG, text: CONFIG_RULE },
+    Rule { stage: "container-toolkit", kind: "DaemonSet", field: AGENT_DOCKER_CONFIG, text: CONFIG_RULE },
+    Rule { stage: "container-toolkit", kind: "DaemonSet", field: CONFIG_VOLUME, text: CONFIG_RULE },
+    Rule {
+        stage: "container-toolkit",
+        kind: "DaemonSet",
+        field: "spec.template.spec.containers[name=node-agent].env[name=RUNTIME_CONFIG_SOURCE].value",
+        text: "config source rewritten to the pod's view: `file=/runtime/config-dir/<file name>` when the \
+            source file sits in the config file's host directory (already mounted), else \
+            `file=/host<host path>` (the host root is mounted at /host).",
+    },
+    Rule {
+        stage: "container-toolkit",
+        kind: "DaemonSet",
+        field: "spec.template.spec.containers[name=node-agent].env\
+            [name=NVIDIA_CONTAINER_RUNTIME_MODES_CDI_ANNOTATION_PREFIXES].value",
+        text: "the comma-separated annotation prefixes, each trimmed, empty ones dropped, joined with `,`.",
+    },
+];
+
+const AGENT_RUNTIME_SOCKET: &str = "spec.template.spec.containers[name=node-agent].env[name=RUNTIME_SOCKET].value";
+const AGENT_CONTAINERD_SOCKET: &str =
+    "spec.template.spec.containers[name=node-agent].env[name=CONTAINERD_SOCKET].value";
+const AGENT_DOCKER_SOCKET: &str = "spec.template.spec.containers[name=node-agent].env[name=DOCKER_SOCKET].value";
+const SOCKET_VOLUME: &str = "spec.template.spec.volumes[name=*-socket].hostPath.path";
+const AGENT_DROP_IN: &str = "spec.template.spec.containers[name=node-agent].env[name=RUNTIME_DROP_IN_CONFIG].value";
+const DROP_IN_VOLUME: &str = "spec.template.spec.volumes[name=*-drop-in-config].hostPath.path";
+const AGENT_RUNTIME_CONFIG: &str = "spec.template.spec.containers[name=node-agent].env[name=RUNTIME_CONFIG].value";
+const AGENT_CONTAINERD_CONFIG: &str =
+    "spec.template.spec.containers[name=node-agent].env[name=CONTAINERD_CONFIG].value";
+const AGENT_CRIO_CONFIG: &str = "spec.template.spec.containers[name=node-agent].env[name=CRIO_CONFIG].value";
+const AGENT_DOCKER_CONFIG: &str = "spec.template.spec.containers[name=node-agent].env[name=DOCKER_CONFIG].value";
+const CONFIG_VOLUME: &str = "spec.template.spec.volumes[name=*-config].hostPath.path";
 
 #[derive(Serialize)]
 struct View {
@@ -236,4 +300,16 @@ fn runtime_mounts(node: &NodeRuntime) -> (Vec<J>, Vec<J>) {
         add("crio-hooks".into(), &node.crio_hooks_dir, HOOKS_DIR, Some("DirectoryOrCreate"));
     }
     (mounts, volumes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rules_name_the_mount_points_this_stage_uses() {
+        for (text, dir) in [(SOCKET_RULE, SOCKET_DIR), (CONFIG_RULE, CONFIG_DIR), (DROP_IN_RULE, DROP_IN_DIR)] {
+            assert!(text.contains(&format!("mounted at {dir},")), "{text}");
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The compiler's integration tests: one binary, one module per area.
 
 mod defaults;
+mod explain;
 mod fixtures;
 mod golden_node;
 mod helm_conformance;

@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 mod agent;
 mod cluster;
 mod diff;
+mod explain;
 pub mod input;
 mod lint;
 mod node;
@@ -56,6 +57,8 @@ pub enum Command {
     Values(values::Args),
     /// Check values against the schema and gpuplan's rules; print every problem.
     Lint(lint::Args),
+    /// Say where a field of a rendered object came from: values, origins, rules, conditions.
+    Explain(explain::Args),
     /// Print the values JSON Schema.
     Schema(schema::Args),
     /// Preview, apply or revert the change to a GPU node's container runtime config.
@@ -77,6 +80,7 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => diff::run(&args),
         Command::Values(args) => values::run(&args),
         Command::Lint(args) => lint::run(&args),
+        Command::Explain(args) => explain::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Node(command) => node::run(&command),
         Command::NodeAgent(args) => agent::run(&args),

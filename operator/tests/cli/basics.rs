@@ -4,7 +4,7 @@ use super::gpuplan;
 
 #[test]
 fn every_command_has_help() {
-    for command in [&[][..], &["values"], &["lint"], &["schema"]] {
+    for command in [&[][..], &["values"], &["lint"], &["schema"], &["explain"]] {
         let out = gpuplan().args(command).arg("--help").output().expect("runs");
         assert!(out.status.success(), "{command:?} --help");
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: gpuplan"), "{command:?} --help");

@@ -5,6 +5,7 @@ use assert_cmd::Command;
 mod agent;
 mod basics;
 mod diff;
+mod explain;
 mod golden_plan;
 mod node;
 mod values;
