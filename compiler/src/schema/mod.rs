@@ -9,6 +9,7 @@
 //!
 //! The schema is generated from the typed [`Config`](crate::config::Config) by [`generate`]
 //! and committed; a test fails when the committed copy drifts, so schema and config agree.
+//! [`crd()`] turns it into the `GPUPlan` CustomResourceDefinition (see [`mod@crd`]).
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -18,8 +19,10 @@ use serde_json::Value as J;
 use crate::error::{Diagnostic, Severity};
 use crate::values::{FlagKind, Node, Source, Value, Values, print};
 
+pub mod crd;
 mod diagnostic;
 
+pub use crd::crd;
 pub use diagnostic::closest;
 
 /// The committed schema, as shipped (also in the Helm chart).

@@ -1,5 +1,6 @@
 //! The compiler's integration tests: one binary, one module per area.
 
+mod crd;
 mod defaults;
 mod explain;
 mod fixtures;
