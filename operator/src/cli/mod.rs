@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 mod agent;
 mod cluster;
+pub mod crd;
 mod diff;
 mod explain;
 pub mod input;
@@ -61,6 +62,8 @@ pub enum Command {
     Explain(explain::Args),
     /// Print the values JSON Schema.
     Schema(schema::Args),
+    /// Print the GPUPlan CustomResourceDefinition (with `--all`, also PlanRelease's).
+    Crd(crd::Args),
     /// Preview, apply or revert the change to a GPU node's container runtime config.
     #[command(subcommand)]
     Node(node::Command),
@@ -82,6 +85,7 @@ pub fn main() -> ExitCode {
         Command::Lint(args) => lint::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Schema(args) => schema::run(&args),
+        Command::Crd(args) => crd::run(&args),
         Command::Node(command) => node::run(&command),
         Command::NodeAgent(args) => agent::run(&args),
     };
