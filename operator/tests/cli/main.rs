@@ -4,6 +4,7 @@ use assert_cmd::Command;
 
 mod agent;
 mod basics;
+mod chart;
 mod diff;
 mod explain;
 mod golden_plan;
