@@ -47,8 +47,12 @@
 //! - `not` is kept when it only says `required` (NFD's "not both `minAvailable` and
 //!   `maxUnavailable`"), which is structural.
 //!
-//! `required` stays everywhere: the spec is the *effective* values (what `gpuplan values`
-//! prints and the chart's `toYaml .Values` writes), in which every required key exists.
+//! [`structural`] keeps `required`. The CRD does not require what the operator fills in: it
+//! lays the spec over the built-in defaults as Helm lays user values over a chart's
+//! (`gpuplan_compiler::coalesce`), so a key a map of the defaults holds may be left out
+//! (`spec: {operator: {defaultRuntime: crio}}` is a whole GPUPlan). `required` stays inside
+//! list items and open maps, which coalescing does not fill (an `env` entry needs its `name`).
+//! The chart writes the effective values, every key present, which passes either way.
 
 use serde_json::{Map, Value as J, json};
 
@@ -124,6 +128,7 @@ const NUMBER_ONLY: &[&str] = &["minimum", "maximum", "exclusiveMinimum", "exclus
 /// The `GPUPlan` CRD: the values schema as the spec, the operator's status, printer columns.
 pub fn crd() -> J {
     let mut spec = structural(super::schema());
+    drop_filled_required(&mut spec);
     if let J::Object(map) = &mut spec {
         // The values' own title and description say what the object is; the spec's say
         // what the spec is.
@@ -177,6 +182,16 @@ pub fn crd() -> J {
             }]
         }
     })
+}
+
+/// Drop `required` where coalescing over the defaults fills keys in: on every object reached
+/// from the root through `properties` alone (not inside `items` or `additionalProperties`).
+fn drop_filled_required(node: &mut J) {
+    let Some(map) = node.as_object_mut() else { return };
+    map.remove("required");
+    for child in map.get_mut("properties").and_then(J::as_object_mut).into_iter().flat_map(|p| p.values_mut()) {
+        drop_filled_required(child);
+    }
 }
 
 /// The status the operator writes.
@@ -844,5 +859,14 @@ mod tests {
             json!(["type"])
         );
         assert!(root["properties"]["spec"]["properties"]["toolkit"]["properties"]["env"].is_object());
+    }
+
+    #[test]
+    fn crd_requires_nothing_coalescing_fills_but_keeps_list_items_required() {
+        let crd = crd();
+        let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        assert!(spec.get("required").is_none(), "the defaults fill top-level keys");
+        assert!(spec["properties"]["operator"].get("required").is_none(), "and keys of their maps");
+        assert_eq!(spec["properties"]["toolkit"]["properties"]["env"]["items"]["required"], json!(["name"]));
     }
 }
