@@ -103,8 +103,8 @@ fn given_defaults_the_operator_stage_runs_gpuplan_with_upstreams_pod_settings() 
     assert_eq!(c["command"], json!(["gpuplan", "operator"]));
     assert_eq!(env(c, "OPERATOR_NAMESPACE").unwrap()["valueFrom"]["fieldRef"]["fieldPath"], "metadata.namespace");
     assert_eq!(env(c, "GPUPLAN_LOG").unwrap()["value"], "info");
-    assert_eq!(c["livenessProbe"]["httpGet"], json!({ "path": "/healthz", "port": 8081 }));
-    assert_eq!(c["readinessProbe"]["httpGet"], json!({ "path": "/readyz", "port": 8081 }));
+    assert_eq!(c["livenessProbe"]["httpGet"], json!({ "path": "/healthz", "port": 8080 }));
+    assert_eq!(c["readinessProbe"]["httpGet"], json!({ "path": "/readyz", "port": 8080 }));
     assert_eq!(c["ports"], json!([{ "name": "metrics", "containerPort": 8080 }]));
     assert_eq!(c["resources"]["limits"], json!({ "cpu": "500m", "memory": "350Mi" }));
     let service = find(&plan, "Service", "gpuplan-operator-metrics");
