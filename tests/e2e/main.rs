@@ -4,6 +4,8 @@
 //! developer's machine; with `GPUPLAN_REQUIRE_REAL=1` (set by `scripts/test`, so in CI) a
 //! missing component fails the test instead.
 
+mod apiserver;
+mod apiserver_smoke;
 mod kube_schema;
 mod manifests;
 mod node_containerd;
