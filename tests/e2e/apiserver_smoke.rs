@@ -1,35 +1,36 @@
 //! The real API server behaves as the apply engine will rely on.
 //!
 //! Given the shared test server (`apiserver.rs`) and a CRD-defined stand-in `DaemonSet`
-//! (group `stand-in.gpuplan.dev`, with a status subresource), each test runs kube-rs 5 in its own
-//! namespace and asserts what the server did: CRDs become Established and serve their kind;
-//! server-side apply records gpuplan as field manager, is a no-op when nothing changed and prunes
-//! what gpuplan stops applying; a second manager's apply of a gpuplan field is a 409 Conflict
-//! until forced; a dry-run apply returns the merged object and stores nothing; list and delete
-//! work by label selector; a watch sees an apply; a schema violation is rejected with the API's
-//! message, every field named; status changes only through the status subresource.
+//! (`stand_in.rs`: group `stand-in.gpuplan.dev`, with a status subresource), each test runs
+//! kube-rs 5 in its own namespace and asserts what the server did: CRDs become Established and
+//! serve their kind; server-side apply records gpuplan as field manager, is a no-op when nothing
+//! changed and prunes what gpuplan stops applying; a second manager's apply of a gpuplan field is
+//! a 409 Conflict until forced; a dry-run apply returns the merged object and stores nothing;
+//! list and delete work by label selector; a watch sees an apply; a schema violation is rejected
+//! with the API's message, every field named; status changes only through the status
+//! subresource; the kubeconfig authenticates as admin.
+//!
+//! Some answers are surprising and are pinned here because the apply engine must handle them:
+//! a mistyped or undeclared field is a 500 with no reason (not a 422), an applied empty map is
+//! owned and conflicts, and an anonymous request is a 500 (not a 403).
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, WatchEvent, WatchParams,
-};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, WatchEvent, WatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::{Value, json};
 
-use super::apiserver::{ApiServer, STAND_IN_GROUP, install_crd, stand_in_crd};
+use super::apiserver::ApiServer;
+use super::stand_in::{STAND_IN_GROUP, install_crd, stand_in_crd};
 
 /// gpuplan's field manager (the one the apply engine will use).
 const FIELD_MANAGER: &str = "gpuplan";
 
-/// A client and the stand-in DaemonSets of `namespace`, or `None` when the server is not
-/// installed (skipped).
-async fn daemon_sets(namespace: &str) -> Option<(kube::Client, Api<DynamicObject>, ApiResource)> {
-    let server = ApiServer::shared()?;
-    let client = server.client().await;
+/// The stand-in DaemonSets of `namespace`, or `None` when the server is not installed (skipped).
+async fn daemon_sets(namespace: &str) -> Option<Api<DynamicObject>> {
+    let client = ApiServer::shared()?.client().await;
     let resource = install_crd(&client, &stand_in_crd("DaemonSet")).await;
-    let api = Api::namespaced_with(client.clone(), namespace, &resource);
-    Some((client, api, resource))
+    Some(Api::namespaced_with(client, namespace, &resource))
 }
 
 /// A stand-in DaemonSet to apply. Empty `labels` are left out: an applied empty map is a field
@@ -102,7 +103,7 @@ async fn a_crd_becomes_established_and_its_kind_is_served() {
 
 #[tokio::test]
 async fn server_side_apply_records_gpuplan_as_field_manager() {
-    let Some((_, api, _)) = daemon_sets("smoke-ssa").await else { return };
+    let Some(api) = daemon_sets("smoke-ssa").await else { return };
     let first = daemon_set("agent", json!({"app": "agent", "tier": "node"}), json!({"minReadySeconds": 5}));
 
     let applied = apply(&api, FIELD_MANAGER, &first).await.expect("apply");
@@ -127,7 +128,7 @@ async fn server_side_apply_records_gpuplan_as_field_manager() {
 
 #[tokio::test]
 async fn another_managers_apply_of_a_gpuplan_field_conflicts_until_forced() {
-    let Some((_, api, _)) = daemon_sets("smoke-conflict").await else { return };
+    let Some(api) = daemon_sets("smoke-conflict").await else { return };
     let ours = daemon_set("agent", json!({}), json!({"minReadySeconds": 10}));
     let theirs = daemon_set("agent", json!({}), json!({"minReadySeconds": 20}));
     apply(&api, FIELD_MANAGER, &ours).await.expect("gpuplan applies");
@@ -157,7 +158,7 @@ async fn another_managers_apply_of_a_gpuplan_field_conflicts_until_forced() {
 
 #[tokio::test]
 async fn a_dry_run_apply_returns_the_merged_object_and_stores_nothing() {
-    let Some((_, api, _)) = daemon_sets("smoke-dry-run").await else { return };
+    let Some(api) = daemon_sets("smoke-dry-run").await else { return };
     let stored = apply(&api, FIELD_MANAGER, &daemon_set("agent", json!({}), json!({"minReadySeconds": 5})))
         .await
         .expect("apply");
@@ -198,7 +199,7 @@ async fn a_dry_run_apply_returns_the_merged_object_and_stores_nothing() {
 
 #[tokio::test]
 async fn list_and_delete_by_label_selector() {
-    let Some((_, api, _)) = daemon_sets("smoke-labels").await else { return };
+    let Some(api) = daemon_sets("smoke-labels").await else { return };
     for (name, labels) in [
         ("driver", json!({"app.kubernetes.io/managed-by": "gpuplan", "gpuplan.dev/stage": "driver"})),
         ("toolkit", json!({"app.kubernetes.io/managed-by": "gpuplan", "gpuplan.dev/stage": "toolkit"})),
@@ -224,7 +225,7 @@ async fn list_and_delete_by_label_selector() {
 
 #[tokio::test]
 async fn a_watch_sees_an_apply() {
-    let Some((_, api, _)) = daemon_sets("smoke-watch").await else { return };
+    let Some(api) = daemon_sets("smoke-watch").await else { return };
     let version = api.list(&ListParams::default()).await.expect("list").metadata.resource_version.expect("a version");
     let params = WatchParams::default().fields("metadata.name=watched").timeout(30);
     let mut events = api.watch(&params, &version).await.expect("watch").boxed();
@@ -247,7 +248,7 @@ async fn a_watch_sees_an_apply() {
 
 #[tokio::test]
 async fn a_schema_violation_is_rejected_with_the_apis_message() {
-    let Some((_, api, _)) = daemon_sets("smoke-invalid").await else { return };
+    let Some(api) = daemon_sets("smoke-invalid").await else { return };
     let invalid =
         daemon_set("invalid", json!({}), json!({"minReadySeconds": -1, "updateStrategy": {"type": "Sometimes"}}));
     let status = api_error(apply(&api, FIELD_MANAGER, &invalid).await);
@@ -285,7 +286,7 @@ async fn a_schema_violation_is_rejected_with_the_apis_message() {
 
 #[tokio::test]
 async fn an_applied_empty_map_is_owned_and_conflicts() {
-    let Some((_, api, _)) = daemon_sets("smoke-empty-map").await else { return };
+    let Some(api) = daemon_sets("smoke-empty-map").await else { return };
     let with_empty_labels = json!({
         "apiVersion": format!("{STAND_IN_GROUP}/v1"),
         "kind": "DaemonSet",
@@ -330,7 +331,7 @@ async fn the_kubeconfig_authenticates_as_admin_and_nothing_else_does() {
 
 #[tokio::test]
 async fn status_changes_only_through_the_status_subresource() {
-    let Some((_, api, _)) = daemon_sets("smoke-status").await else { return };
+    let Some(api) = daemon_sets("smoke-status").await else { return };
     apply(&api, FIELD_MANAGER, &daemon_set("agent", json!({}), json!({"minReadySeconds": 5}))).await.expect("apply");
 
     let status = json!({

@@ -10,4 +10,5 @@ mod kube_schema;
 mod manifests;
 mod node_containerd;
 mod real;
+mod stand_in;
 mod yaml_roundtrip;
