@@ -11,6 +11,7 @@
 mod agent;
 mod apiserver;
 mod apiserver_smoke;
+mod apply_real;
 mod kube_schema;
 mod manifests;
 mod node_containerd;

@@ -156,7 +156,11 @@ impl Stats {
 pub fn retryable(error: &kube::Error) -> bool {
     match error {
         kube::Error::Api(status) => match status.code {
-            429 | 500 | 502 | 503 | 504 => true,
+            // The API server answers a server-side apply whose fields do not fit the schema with a
+            // 500 ("failed to create typed patch object"): that is the object's fault, not the
+            // server's, and another try gives the same answer.
+            500 => !status.message.contains("typed patch object") && !status.message.contains("not declared in schema"),
+            429 | 502 | 503 | 504 => true,
             409 => !field_conflict(status),
             _ => false,
         },
@@ -322,5 +326,36 @@ impl Engine {
             Err(e) => return Err(anyhow!("cannot delete {object}: {}", describe(&e))),
         };
         Ok(Applied { object: object.clone(), action })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::core::Status;
+
+    use super::*;
+
+    fn api(code: u16, reason: &str, message: &str) -> kube::Error {
+        kube::Error::Api(Status::failure(message, reason).with_code(code).boxed())
+    }
+
+    #[test]
+    fn given_api_errors_only_transient_ones_are_retried() {
+        assert!(retryable(&api(503, "ServiceUnavailable", "etcd leader changed")));
+        assert!(retryable(&api(429, "TooManyRequests", "slow down")));
+        assert!(retryable(&api(
+            409,
+            "Conflict",
+            "Operation cannot be fulfilled on daemonsets.apps \"x\": the object has been modified"
+        )));
+        assert!(!retryable(&api(409, "Conflict", "Apply failed with 1 conflict: conflict with \"kubectl\"")));
+        assert!(!retryable(&api(
+            500,
+            "",
+            "failed to create typed patch object (/x; DaemonSet): .spec.x: field not declared in schema"
+        )));
+        assert!(retryable(&api(500, "InternalError", "etcdserver: request timed out")));
+        assert!(!retryable(&api(422, "Invalid", "spec.replicas: Invalid value")));
+        assert!(!retryable(&api(404, "NotFound", "not found")));
     }
 }

@@ -1,0 +1,2 @@
+//! The in-cluster operator.
+pub mod kind;
