@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::anyhow;
+use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use serde::Serialize;
@@ -301,10 +302,12 @@ impl Engine {
     pub async fn apply_all(&self, objects: &[J], release: &str, namespace: &str) -> anyhow::Result<Vec<Applied>> {
         let mut out = Vec::new();
         for group in objects.chunk_by(|a, b| a["kind"] == b["kind"]) {
-            let applied: Vec<Applied> = stream::iter(group.iter().map(|o| self.apply(o, release, namespace)))
-                .buffer_unordered(self.options.concurrency.max(1))
-                .try_collect()
-                .await?;
+            // Boxed so the futures have one type and no closure lifetimes (reconcile futures
+            // must be Send for every lifetime).
+            let applies: Vec<BoxFuture<'_, anyhow::Result<Applied>>> =
+                group.iter().map(|o| self.apply(o, release, namespace).boxed()).collect();
+            let applied: Vec<Applied> =
+                stream::iter(applies).buffer_unordered(self.options.concurrency.max(1)).try_collect().await?;
             out.extend(applied);
             if group[0]["kind"] == "CustomResourceDefinition" {
                 // Custom resources that follow need their CRD served.

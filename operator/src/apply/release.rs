@@ -15,6 +15,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use gpuplan_compiler::plan::Plan;
 use serde::Serialize;
@@ -352,13 +353,15 @@ async fn delete(
         let start = Instant::now();
         progress.stage(&stage, group.len());
         let refs: Vec<ObjectRef> = group.iter().map(|e| e.object()).collect();
-        let deleted: Vec<Applied> = stream::iter(refs.iter().map(|r| {
-            let foreground = matches!(r.kind.as_str(), "DaemonSet" | "Deployment" | "StatefulSet" | "Job");
-            engine.delete(r, foreground)
-        }))
-        .buffer_unordered(engine.options.concurrency.max(1))
-        .try_collect()
-        .await?;
+        let deletes: Vec<BoxFuture<'_, anyhow::Result<Applied>>> = refs
+            .iter()
+            .map(|r| {
+                let foreground = matches!(r.kind.as_str(), "DaemonSet" | "Deployment" | "StatefulSet" | "Job");
+                engine.delete(r, foreground).boxed()
+            })
+            .collect();
+        let deleted: Vec<Applied> =
+            stream::iter(deletes).buffer_unordered(engine.options.concurrency.max(1)).try_collect().await?;
         for d in &deleted {
             progress.object(&stage, d);
         }

@@ -2,6 +2,7 @@
 //! re-apply, upgrade with pruning, retries and conflicts, readiness timeouts, uninstall order.
 //! The default plan is compiled by the compiler, as `gpuplan install` compiles it.
 
+mod controller;
 mod mock;
 
 use std::time::Duration;
