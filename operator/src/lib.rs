@@ -3,4 +3,5 @@
 pub mod agent;
 pub mod apply;
 pub mod cli;
+pub mod controller;
 pub mod file;

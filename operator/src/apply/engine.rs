@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::anyhow;
+use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use serde::Serialize;
@@ -156,7 +157,11 @@ impl Stats {
 pub fn retryable(error: &kube::Error) -> bool {
     match error {
         kube::Error::Api(status) => match status.code {
-            429 | 500 | 502 | 503 | 504 => true,
+            // The API server answers a server-side apply whose fields do not fit the schema with a
+            // 500 ("failed to create typed patch object"): that is the object's fault, not the
+            // server's, and another try gives the same answer.
+            500 => !status.message.contains("typed patch object") && !status.message.contains("not declared in schema"),
+            429 | 502 | 503 | 504 => true,
             409 => !field_conflict(status),
             _ => false,
         },
@@ -297,10 +302,12 @@ impl Engine {
     pub async fn apply_all(&self, objects: &[J], release: &str, namespace: &str) -> anyhow::Result<Vec<Applied>> {
         let mut out = Vec::new();
         for group in objects.chunk_by(|a, b| a["kind"] == b["kind"]) {
-            let applied: Vec<Applied> = stream::iter(group.iter().map(|o| self.apply(o, release, namespace)))
-                .buffer_unordered(self.options.concurrency.max(1))
-                .try_collect()
-                .await?;
+            // Boxed so the futures have one type and no closure lifetimes (reconcile futures
+            // must be Send for every lifetime).
+            let applies: Vec<BoxFuture<'_, anyhow::Result<Applied>>> =
+                group.iter().map(|o| self.apply(o, release, namespace).boxed()).collect();
+            let applied: Vec<Applied> =
+                stream::iter(applies).buffer_unordered(self.options.concurrency.max(1)).try_collect().await?;
             out.extend(applied);
             if group[0]["kind"] == "CustomResourceDefinition" {
                 // Custom resources that follow need their CRD served.
@@ -322,5 +329,36 @@ impl Engine {
             Err(e) => return Err(anyhow!("cannot delete {object}: {}", describe(&e))),
         };
         Ok(Applied { object: object.clone(), action })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::core::Status;
+
+    use super::*;
+
+    fn api(code: u16, reason: &str, message: &str) -> kube::Error {
+        kube::Error::Api(Status::failure(message, reason).with_code(code).boxed())
+    }
+
+    #[test]
+    fn given_api_errors_only_transient_ones_are_retried() {
+        assert!(retryable(&api(503, "ServiceUnavailable", "etcd leader changed")));
+        assert!(retryable(&api(429, "TooManyRequests", "slow down")));
+        assert!(retryable(&api(
+            409,
+            "Conflict",
+            "Operation cannot be fulfilled on daemonsets.apps \"x\": the object has been modified"
+        )));
+        assert!(!retryable(&api(409, "Conflict", "Apply failed with 1 conflict: conflict with \"kubectl\"")));
+        assert!(!retryable(&api(
+            500,
+            "",
+            "failed to create typed patch object (/x; DaemonSet): .spec.x: field not declared in schema"
+        )));
+        assert!(retryable(&api(500, "InternalError", "etcdserver: request timed out")));
+        assert!(!retryable(&api(422, "Invalid", "spec.replicas: Invalid value")));
+        assert!(!retryable(&api(404, "NotFound", "not found")));
     }
 }

@@ -15,6 +15,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use gpuplan_compiler::plan::Plan;
 use serde::Serialize;
@@ -110,6 +111,19 @@ pub struct Waiting {
     pub wait: bool,
     /// The bound on the whole run.
     pub timeout: Duration,
+    /// Instead of waiting, look once: stop before the first stage that is not ready yet and say
+    /// why ([`Outcome::pending`]); the next run continues. The operator's reconcile does this,
+    /// so it never blocks while a DaemonSet rolls out.
+    pub once: bool,
+}
+
+/// A stage that is applied but not ready yet (with [`Waiting::once`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pending {
+    /// The stage.
+    pub stage: String,
+    /// What it waits for.
+    pub reason: String,
 }
 
 /// One stage's outcome.
@@ -138,6 +152,10 @@ pub struct Outcome {
     pub stages: Vec<StageOutcome>,
     /// Objects removed because they left the plan (or, for uninstall, all of them).
     pub pruned: Vec<Applied>,
+    /// The stage that is not ready yet (with [`Waiting::once`]); later stages were not applied
+    /// and nothing was pruned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
     /// API requests made.
     pub requests: Counts,
 }
@@ -183,12 +201,14 @@ pub async fn apply(
             entry.namespace.clear();
         }
     }
-    // A re-apply of the same plan over a deployed release writes no record: a no-op run only reads.
-    let same = existing.as_ref().is_some_and(|r| {
-        r.phase == Phase::Deployed && r.digest == desired.digest && r.inventory == new && r.values == desired.values
+    // The record is written only when it changes: a re-apply of the same plan only reads.
+    let same_plan = existing.as_ref().is_some_and(|r| {
+        r.digest == desired.digest
+            && r.values == desired.values
+            && (r.inventory == new || r.inventory == union(&old, &new))
     });
     let mut record = Record {
-        revision: existing.as_ref().map_or(1, |r| if same { r.revision } else { r.revision + 1 }),
+        revision: existing.as_ref().map_or(1, |r| if same_plan { r.revision } else { r.revision + 1 }),
         phase: Phase::Applying,
         digest: desired.digest.clone(),
         gpuplan_version: env!("CARGO_PKG_VERSION").into(),
@@ -196,13 +216,14 @@ pub async fn apply(
         values: desired.values.clone(),
         inventory: union(&old, &new),
     };
-    if !same {
+    let resumed = same_plan && existing.as_ref().is_some_and(|r| r.phase != Phase::Failed);
+    if !resumed {
         record::write(engine, name, namespace, &record).await?;
     }
 
-    let result = stages(engine, desired, waiting.wait, deadline, progress).await;
-    let stage_outcomes = match result {
-        Ok(outcomes) => outcomes,
+    let result = stages(engine, desired, waiting, deadline, progress).await;
+    let (stage_outcomes, pending) = match result {
+        Ok(done) => done,
         Err(e) => {
             record.phase = Phase::Failed;
             if let Err(write) = record::write(engine, name, namespace, &record).await {
@@ -211,32 +232,38 @@ pub async fn apply(
             return Err(e);
         }
     };
-    let leaving: Vec<Entry> = old.iter().filter(|o| !new.iter().any(|n| n.same(o))).cloned().collect();
-    let orphans = orphans(engine, name, &old, &new).await?;
-    let pruned = delete(engine, &[leaving, orphans].concat(), waiting.wait, deadline, progress, "prune").await?;
-    record.phase = Phase::Deployed;
-    record.inventory = new;
-    if !same || !pruned.is_empty() {
-        record::write(engine, name, namespace, &record).await?;
-    }
-    Ok(Outcome {
+    let mut outcome = Outcome {
         release: name.into(),
         namespace: namespace.into(),
         revision: record.revision,
-        digest: record.digest,
+        digest: record.digest.clone(),
         stages: stage_outcomes,
-        pruned,
-        requests: engine.stats.counts(),
-    })
+        pruned: Vec::new(),
+        pending,
+        requests: Default::default(),
+    };
+    if outcome.pending.is_none() {
+        let leaving: Vec<Entry> = old.iter().filter(|o| !new.iter().any(|n| n.same(o))).cloned().collect();
+        let orphans = orphans(engine, name, &old, &new).await?;
+        outcome.pruned =
+            delete(engine, &[leaving, orphans].concat(), waiting.wait, deadline, progress, "prune").await?;
+        record.phase = Phase::Deployed;
+        record.inventory = new;
+        if existing.as_ref() != Some(&record) {
+            record::write(engine, name, namespace, &record).await?;
+        }
+    }
+    outcome.requests = engine.stats.counts();
+    Ok(outcome)
 }
 
 async fn stages(
     engine: &Engine,
     desired: &Desired,
-    wait: bool,
+    waiting: Waiting,
     deadline: Instant,
     progress: &dyn Progress,
-) -> anyhow::Result<Vec<StageOutcome>> {
+) -> anyhow::Result<(Vec<StageOutcome>, Option<Pending>)> {
     let mut out = Vec::new();
     for (stage, objects) in &desired.stages {
         let start = Instant::now();
@@ -248,16 +275,30 @@ async fn stages(
         for a in &applied {
             progress.object(stage, a);
         }
-        if wait {
+        out.push(StageOutcome { name: stage.clone(), objects: applied, seconds: 0.0 });
+        if waiting.once {
+            let not_ready = wait::not_ready(engine, objects, &desired.namespace).await?;
+            if let Some(reason) = not_ready.first() {
+                progress.waiting(stage, reason);
+                let reason = if not_ready.len() > 1 {
+                    format!("{reason} (and {} more)", not_ready.len() - 1)
+                } else {
+                    reason.clone()
+                };
+                return Ok((out, Some(Pending { stage: stage.clone(), reason })));
+            }
+        } else if waiting.wait {
             let on_wait = |what: &str| progress.waiting(stage, what);
             wait::ready(engine, objects, &desired.namespace, deadline, &on_wait)
                 .await
                 .with_context(|| format!("stage {stage} is not ready"))?;
         }
         progress.done(stage, start.elapsed());
-        out.push(StageOutcome { name: stage.clone(), objects: applied, seconds: start.elapsed().as_secs_f64() });
+        if let Some(last) = out.last_mut() {
+            last.seconds = start.elapsed().as_secs_f64();
+        }
     }
-    Ok(out)
+    Ok((out, None))
 }
 
 /// `old` and the entries of `new` not in it.
@@ -312,13 +353,15 @@ async fn delete(
         let start = Instant::now();
         progress.stage(&stage, group.len());
         let refs: Vec<ObjectRef> = group.iter().map(|e| e.object()).collect();
-        let deleted: Vec<Applied> = stream::iter(refs.iter().map(|r| {
-            let foreground = matches!(r.kind.as_str(), "DaemonSet" | "Deployment" | "StatefulSet" | "Job");
-            engine.delete(r, foreground)
-        }))
-        .buffer_unordered(engine.options.concurrency.max(1))
-        .try_collect()
-        .await?;
+        let deletes: Vec<BoxFuture<'_, anyhow::Result<Applied>>> = refs
+            .iter()
+            .map(|r| {
+                let foreground = matches!(r.kind.as_str(), "DaemonSet" | "Deployment" | "StatefulSet" | "Job");
+                engine.delete(r, foreground).boxed()
+            })
+            .collect();
+        let deleted: Vec<Applied> =
+            stream::iter(deletes).buffer_unordered(engine.options.concurrency.max(1)).try_collect().await?;
         for d in &deleted {
             progress.object(&stage, d);
         }
@@ -353,6 +396,7 @@ pub async fn uninstall(
         digest: record.digest,
         stages: Vec::new(),
         pruned,
+        pending: None,
         requests: engine.stats.counts(),
     })
 }

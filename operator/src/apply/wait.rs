@@ -61,6 +61,23 @@ pub fn readiness(live: &J) -> Result<(), String> {
     }
 }
 
+/// Why each object that is not ready is not (empty: all ready). One read per object.
+pub async fn not_ready(engine: &Engine, objects: &[J], namespace: &str) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for object in objects {
+        let target = engine.target(object).await?;
+        let mut r = ObjectRef::of(object);
+        if target.namespaced && r.namespace.is_empty() {
+            r.namespace = namespace.to_owned();
+        }
+        match engine.get(&target, &r.namespace, &r.name).await? {
+            None => out.push(format!("{r}: does not exist")),
+            Some(live) => out.extend(readiness(&live).err().map(|why| format!("{r}: {why}"))),
+        }
+    }
+    Ok(out)
+}
+
 /// Wait until every object is ready, or fail at the deadline naming those that are not.
 /// `on_wait` hears which object is awaited (for progress lines).
 pub async fn ready(

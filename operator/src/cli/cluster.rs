@@ -210,7 +210,7 @@ pub fn run_install(args: &InstallArgs, upgrade: bool) -> anyhow::Result<u8> {
     }
     let Some(desired) = desired(&args.values, &args.name, &args.release)? else { return Ok(EXIT_ERROR) };
     let mode = if upgrade { Mode::Upgrade { install_missing: args.install } } else { Mode::Install };
-    let waiting = Waiting { wait: args.apply.wait, timeout: args.apply.timeout };
+    let waiting = Waiting { wait: args.apply.wait, timeout: args.apply.timeout, once: false };
     let start = std::time::Instant::now();
     let outcome = runtime()?.block_on(async {
         let client = args.kube.connection().client().await?;
@@ -222,7 +222,7 @@ pub fn run_install(args: &InstallArgs, upgrade: bool) -> anyhow::Result<u8> {
 
 /// Run `uninstall`.
 pub fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<u8> {
-    let waiting = Waiting { wait: args.apply.wait, timeout: args.apply.timeout };
+    let waiting = Waiting { wait: args.apply.wait, timeout: args.apply.timeout, once: false };
     let start = std::time::Instant::now();
     let outcome = runtime()?.block_on(async {
         let client = args.kube.connection().client().await?;

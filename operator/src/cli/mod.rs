@@ -18,6 +18,7 @@ mod explain;
 pub mod input;
 mod lint;
 mod node;
+mod operator;
 mod schema;
 mod template;
 mod values;
@@ -69,6 +70,8 @@ pub enum Command {
     Node(node::Command),
     /// Run on a GPU node: configure its container runtime, keep it so, revert on SIGTERM.
     NodeAgent(agent::Args),
+    /// Run in the cluster: keep it at the plan its GPUPlan describes, and label GPU nodes.
+    Operator(operator::Args),
 }
 
 /// Run the command line and return the process exit code.
@@ -88,6 +91,7 @@ pub fn main() -> ExitCode {
         Command::Crd(args) => crd::run(&args),
         Command::Node(command) => node::run(&command),
         Command::NodeAgent(args) => agent::run(&args),
+        Command::Operator(args) => operator::run(&args),
     };
     ExitCode::from(code.unwrap_or_else(|e| report(&e)))
 }

@@ -2,6 +2,7 @@
 //! re-apply, upgrade with pruning, retries and conflicts, readiness timeouts, uninstall order.
 //! The default plan is compiled by the compiler, as `gpuplan install` compiles it.
 
+mod controller;
 mod mock;
 
 use std::time::Duration;
@@ -34,8 +35,8 @@ fn engine(server: &Server, desired: &Desired) -> Engine {
     Engine::new(server.client(), options, desired.objects())
 }
 
-const NO_WAIT: Waiting = Waiting { wait: false, timeout: Duration::from_secs(10) };
-const WAIT: Waiting = Waiting { wait: true, timeout: Duration::from_secs(10) };
+const NO_WAIT: Waiting = Waiting { wait: false, timeout: Duration::from_secs(10), once: false };
+const WAIT: Waiting = Waiting { wait: true, timeout: Duration::from_secs(10), once: false };
 
 async fn install(server: &Server, desired: &Desired, waiting: Waiting) -> anyhow::Result<release::Outcome> {
     release::apply(&engine(server, desired), desired, Mode::Install, waiting, &Silent).await
@@ -230,7 +231,7 @@ async fn given_a_daemonset_that_never_becomes_ready_the_timeout_names_it_and_lat
     let server = Server::default();
     let desired = desired(&[]);
     server.with(|s| s.never_ready.push("nvidia-device-plugin-daemonset".into()));
-    let waiting = Waiting { wait: true, timeout: Duration::from_millis(300) };
+    let waiting = Waiting { wait: true, timeout: Duration::from_millis(300), once: false };
     let err = install(&server, &desired, waiting).await.expect_err("times out");
     let text = format!("{err:#}");
     assert!(text.starts_with("stage device-plugin is not ready: timed out waiting for 1 object(s) to be ready: DaemonSet gpu-operator/nvidia-device-plugin-daemonset: 0 of 2 pods updated, 0 available"), "{text}");

@@ -85,6 +85,8 @@ struct Path {
     key: (String, String, String, String),
     /// A collection across namespaces or in one.
     collection: bool,
+    /// A subresource (`status`).
+    sub: Option<String>,
 }
 
 fn parse(path: &str) -> Option<Path> {
@@ -94,11 +96,13 @@ fn parse(path: &str) -> Option<Path> {
         ["apis", g, v, rest @ ..] => (format!("/apis/{g}/{v}"), rest),
         _ => return None,
     };
-    let (namespace, plural, name) = match rest {
-        ["namespaces", ns, plural, name] => (*ns, *plural, Some(*name)),
-        ["namespaces", ns, plural] => (*ns, *plural, None),
-        [plural, name] => ("", *plural, Some(*name)),
-        [plural] => ("", *plural, None),
+    let (namespace, plural, name, sub) = match rest {
+        ["namespaces", ns, plural, name, sub] => (*ns, *plural, Some(*name), Some(*sub)),
+        ["namespaces", ns, plural, name] => (*ns, *plural, Some(*name), None),
+        ["namespaces", ns, plural] => (*ns, *plural, None, None),
+        [plural, name, sub] => ("", *plural, Some(*name), Some(*sub)),
+        [plural, name] => ("", *plural, Some(*name), None),
+        [plural] => ("", *plural, None, None),
         _ => return None,
     };
     // Strip the version: an object is the same across API versions of its group.
@@ -106,6 +110,7 @@ fn parse(path: &str) -> Option<Path> {
     Some(Path {
         key: (group, plural.to_owned(), namespace.to_owned(), name.unwrap_or_default().to_owned()),
         collection: name.is_none(),
+        sub: sub.map(str::to_owned),
     })
 }
 
@@ -140,7 +145,7 @@ fn percent_decode(text: &str) -> String {
 }
 
 impl State {
-    fn answer(&mut self, method: &str, path: &str, query: &str, body: Option<J>) -> (u16, J) {
+    fn answer(&mut self, method: &str, path: &str, query: &str, merge: bool, body: Option<J>) -> (u16, J) {
         self.calls.push(Call { method: method.into(), path: path.into(), query: query.into(), body: body.clone() });
         if let Some(fault) =
             self.faults.iter_mut().find(|f| f.times > 0 && f.method == method && path.ends_with(&f.path))
@@ -154,7 +159,11 @@ impl State {
         match (method, p.collection) {
             ("GET", true) => self.list(&p, query),
             ("GET", false) => self.get(&p),
+            ("PATCH", false) if p.sub.as_deref() == Some("status") => self.status(&p, body.unwrap_or_default()),
+            ("PATCH", false) if merge => self.merge(&p, body.unwrap_or_default()),
             ("PATCH", false) => self.apply(&p, query, body.unwrap_or_default()),
+            ("POST", true) => self.create(&p, body.unwrap_or_default()),
+            ("PUT", false) => self.replace(&p, body.unwrap_or_default()),
             ("DELETE", false) => self.delete(&p, body.as_ref()),
             _ => status(405, "MethodNotAllowed", "not supported by the mock"),
         }
@@ -237,6 +246,73 @@ impl State {
         (if existing.is_some() { 200 } else { 201 }, object)
     }
 
+    fn status(&mut self, p: &Path, body: J) -> (u16, J) {
+        let Some(object) = self.objects.get_mut(&p.key) else {
+            return status(404, "NotFound", &format!("{} \"{}\" not found", p.key.1, p.key.3));
+        };
+        object["status"] = body["status"].clone();
+        self.version += 1;
+        object["metadata"]["resourceVersion"] = json!(self.version.to_string());
+        (200, object.clone())
+    }
+
+    /// A JSON merge patch (RFC 7386): maps merge, `null` removes.
+    fn merge(&mut self, p: &Path, patch: J) -> (u16, J) {
+        fn merge(target: &mut J, patch: &J) {
+            match (target, patch) {
+                (J::Object(t), J::Object(p)) => {
+                    for (k, v) in p {
+                        if v.is_null() {
+                            t.remove(k);
+                        } else {
+                            merge(t.entry(k.clone()).or_insert(J::Null), v);
+                        }
+                    }
+                }
+                (t, p) => *t = p.clone(),
+            }
+        }
+        let Some(object) = self.objects.get_mut(&p.key) else {
+            return status(404, "NotFound", &format!("{} \"{}\" not found", p.key.1, p.key.3));
+        };
+        if !patch.is_object() || !object.is_object() {
+            return status(422, "Invalid", "a merge patch is a map");
+        }
+        merge(object, &patch);
+        self.version += 1;
+        object["metadata"]["resourceVersion"] = json!(self.version.to_string());
+        (200, object.clone())
+    }
+
+    /// An update: refused with 409 when the resourceVersion it read is not the current one.
+    fn replace(&mut self, p: &Path, mut body: J) -> (u16, J) {
+        let Some(current) = self.objects.get(&p.key) else {
+            return status(404, "NotFound", &format!("{} \"{}\" not found", p.key.1, p.key.3));
+        };
+        if body["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"] {
+            return status(409, "Conflict", "Operation cannot be fulfilled: the object has been modified");
+        }
+        self.version += 1;
+        body["metadata"]["resourceVersion"] = json!(self.version.to_string());
+        self.objects.insert(p.key.clone(), body.clone());
+        (200, body)
+    }
+
+    fn create(&mut self, p: &Path, mut body: J) -> (u16, J) {
+        self.version += 1;
+        let name = body["metadata"]["name"].as_str().map(str::to_owned).unwrap_or_else(|| {
+            format!("{}{}", body["metadata"]["generateName"].as_str().unwrap_or("object-"), self.version)
+        });
+        body["metadata"]["name"] = json!(name);
+        body["metadata"]["resourceVersion"] = json!(self.version.to_string());
+        let key = (p.key.0.clone(), p.key.1.clone(), p.key.2.clone(), name);
+        if self.objects.contains_key(&key) {
+            return status(409, "AlreadyExists", "already exists");
+        }
+        self.objects.insert(key, body.clone());
+        (201, body)
+    }
+
     fn delete(&mut self, p: &Path, options: Option<&J>) -> (u16, J) {
         let Some(object) = self.objects.get_mut(&p.key) else {
             return status(404, "NotFound", &format!("{} \"{}\" not found", p.key.1, p.key.3));
@@ -262,9 +338,13 @@ impl Server {
                 let method = request.method().as_str().to_owned();
                 let path = request.uri().path().to_owned();
                 let query = request.uri().query().unwrap_or_default().to_owned();
+                let merge = request
+                    .headers()
+                    .get("content-type")
+                    .is_some_and(|c| c.to_str().unwrap_or_default().starts_with("application/merge-patch"));
                 let bytes = request.into_body().collect_bytes().await.unwrap_or_default();
                 let body = serde_json::from_slice::<J>(&bytes).ok();
-                let (code, answer) = state.lock().expect("state").answer(&method, &path, &query, body);
+                let (code, answer) = state.lock().expect("state").answer(&method, &path, &query, merge, body);
                 let response = Response::builder()
                     .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
                     .header("content-type", "application/json")

@@ -1,0 +1,200 @@
+//! `gpuplan operator`: keeps a cluster at the plan its `GPUPlan` describes, without a person
+//! running commands.
+//!
+//! Input: a kube client and [`Run`] settings. Output: until SIGTERM/SIGINT, two controllers
+//! (kube-rs runtime): GPUPlans reconciled to the cluster through the apply engine — also when
+//! an object they own drifts (watched by the release label) — and GPU nodes labelled for the
+//! active plan; plus `/healthz`, `/readyz`, `/metrics`, Kubernetes Events, and a leader Lease
+//! so only one replica acts. On shutdown the lease is handed over.
+//!
+//! ```text
+//! kind       the GPUPlan custom resource (spec = values, status)
+//! reconcile  GPUPlan -> compile -> apply (look once per stage) -> status; Node -> labels
+//! status     conditions Ready / Progressing / Degraded from what a reconcile found
+//! labels     nvidia.com/gpu.present and nvidia.com/gpu.deploy.* rules
+//! lease      leader election
+//! metrics    counters and the Prometheus page; http serves it with the probes
+//! ```
+
+pub mod http;
+pub mod kind;
+pub mod labels;
+pub mod lease;
+pub mod metrics;
+pub mod reconcile;
+pub mod status;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Node;
+use kube::ResourceExt;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::core::GroupVersionKind;
+use kube::runtime::controller::{Config, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::watcher;
+
+use self::kind::GPUPlan;
+use self::metrics::Metrics;
+use self::reconcile::{Context, Settings};
+use crate::apply::object::RELEASE_LABEL;
+
+/// How the operator runs.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Reconcile settings.
+    pub settings: Settings,
+    /// Where `/healthz`, `/readyz` and `/metrics` listen.
+    pub http_address: String,
+    /// Leader election: the Lease's name, or `None` to act without one (a single replica).
+    pub lease: Option<String>,
+    /// This replica's name (the pod's).
+    pub identity: String,
+}
+
+/// Kinds a plan owns, watched for drift when the cluster serves them.
+const OWNED: &[(&str, &str, &str, &str)] = &[
+    ("apps", "v1", "DaemonSet", "daemonsets"),
+    ("apps", "v1", "Deployment", "deployments"),
+    ("", "v1", "ConfigMap", "configmaps"),
+    ("", "v1", "Service", "services"),
+    ("", "v1", "ServiceAccount", "serviceaccounts"),
+    ("rbac.authorization.k8s.io", "v1", "Role", "roles"),
+    ("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+    ("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles"),
+    ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings"),
+    ("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses"),
+];
+
+/// Resolves when SIGTERM or SIGINT arrives.
+async fn termination() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("termination signal received: finishing current reconciles");
+}
+
+/// Run the operator until told to stop.
+pub async fn run(client: kube::Client, mut run: Run) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::default());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    {
+        let stop_tx = stop_tx.clone();
+        tokio::spawn(async move {
+            termination().await;
+            let _ = stop_tx.send(true);
+        });
+    }
+    let server = tokio::spawn(http::serve(run.http_address.clone(), metrics.clone(), stopped()));
+
+    let version = client.apiserver_version().await?;
+    if run.settings.kube_version.is_empty() {
+        let minor: String = version.minor.chars().take_while(char::is_ascii_digit).collect();
+        run.settings.kube_version = format!("{}.{minor}", version.major);
+    }
+    metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(server = %version.git_version, kube_version = %run.settings.kube_version, namespace = %run.settings.namespace, "connected");
+
+    let lease = run.lease.as_ref().map(|name| {
+        Arc::new(lease::Lease::new(
+            client.clone(),
+            &run.settings.namespace,
+            name,
+            &run.identity,
+            Duration::from_secs(15),
+        ))
+    });
+    if let Some(lease) = &lease {
+        tokio::select! {
+            acquired = lease.acquire() => acquired?,
+            () = stopped() => return Ok(()),
+        }
+        tracing::info!(identity = %run.identity, "leading");
+    }
+    metrics.leader.store(true, std::sync::atomic::Ordering::Relaxed);
+    let renewals = lease.clone().map(|lease| {
+        let stop_tx = stop_tx.clone();
+        let every = lease.renew_every();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if !lease.renew().await {
+                    tracing::error!("lost the leader lease: stopping");
+                    let _ = stop_tx.send(true);
+                    return;
+                }
+            }
+        })
+    });
+
+    let nodes = Controller::new(Api::<Node>::all(client.clone()), watcher::Config::default());
+    let (relabel, relabel_rx) = futures::channel::mpsc::unbounded();
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        settings: run.settings.clone(),
+        metrics: metrics.clone(),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter { controller: "gpuplan-operator".into(), instance: Some(run.identity.clone()) },
+        ),
+        deploy: RwLock::new(None),
+        relabel,
+        nodes: nodes.store(),
+    });
+    let node_loop = nodes
+        .reconcile_all_on(relabel_rx)
+        .graceful_shutdown_on(stopped())
+        .run(reconcile::reconcile_node, reconcile::node_error_policy, ctx.clone())
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "node controller");
+            }
+        });
+
+    let mut plans = Controller::new(Api::<GPUPlan>::all(client.clone()), watcher::Config::default())
+        .with_config(Config::default().debounce(Duration::from_secs(1)).concurrency(1));
+    for (group, version, kind, plural) in OWNED {
+        let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+        if api.list(&ListParams::default().limit(1)).await.is_err() {
+            tracing::info!(kind, "not served by this cluster: not watched for drift");
+            continue;
+        }
+        let config = watcher::Config::default().labels(RELEASE_LABEL);
+        plans = plans.watches_with(api, resource, config, |o| reconcile::owner_of(o.labels()));
+    }
+    let plan_loop = plans
+        .graceful_shutdown_on(stopped())
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "GPUPlan controller");
+            }
+        });
+    tracing::info!("reconciling GPUPlans and labelling GPU nodes");
+    futures::join!(node_loop, plan_loop);
+
+    if let Some(renewals) = renewals {
+        renewals.abort();
+    }
+    if let Some(lease) = &lease {
+        lease.release().await;
+    }
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    tracing::info!("stopped");
+    Ok(())
+}

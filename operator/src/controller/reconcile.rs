@@ -1,0 +1,284 @@
+//! The reconcilers: a GPUPlan to the cluster, and GPU nodes to their labels.
+//!
+//! Input: a [`GPUPlan`] (or a Node) and the shared [`Context`]. Output: the cluster at the
+//! plan — compiled from the spec, applied by the apply engine stage by stage without blocking
+//! (a stage not ready yet ends the pass; the next pass continues), pruned — and the status
+//! saying so; or, for a spec the compiler rejects, a `Degraded` condition with the
+//! diagnostics while the last good plan stays applied. Nothing is written when nothing
+//! changed: objects carry the digest of what was applied, the status is written only when it
+//! differs, nodes are patched only when a label must change.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use gpuplan_compiler::plan::Release;
+use gpuplan_compiler::values::{Origin, Source, Value, Values};
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::Store;
+use kube::{Resource, ResourceExt};
+use serde_json::{Value as J, json};
+
+use super::kind::{GPUPlan, GPUPlanStatus};
+use super::labels;
+use super::metrics::Metrics;
+use super::status::{self, Verdict};
+use crate::apply::engine::{Action as Done, Engine, Options};
+use crate::apply::progress::Silent;
+use crate::apply::release::{self, Desired, Mode, Waiting};
+
+/// How the operator reconciles.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the operands go (the release namespace).
+    pub namespace: String,
+    /// The Kubernetes version plans are rendered for.
+    pub kube_version: String,
+    /// The next look at a ready plan (drift is also caught by watches).
+    pub requeue_ready: Duration,
+    /// The next look while a stage rolls out.
+    pub requeue_progressing: Duration,
+    /// The next try after a failure.
+    pub requeue_failed: Duration,
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The client.
+    pub client: kube::Client,
+    /// Settings.
+    pub settings: Settings,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Kubernetes events.
+    pub recorder: Recorder,
+    /// The deploy labels of the plan applied last (`None` before the first).
+    pub deploy: RwLock<Option<BTreeSet<String>>>,
+    /// Asks the node reconciler to look at every node again.
+    pub relabel: futures::channel::mpsc::UnboundedSender<()>,
+    /// The nodes, as the node controller sees them.
+    pub nodes: Store<Node>,
+}
+
+/// A failed reconcile (kube's controller wants a `std::error::Error`).
+#[derive(Debug)]
+pub struct Failure(pub anyhow::Error);
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure(e)
+    }
+}
+
+impl From<kube::Error> for Failure {
+    fn from(e: kube::Error) -> Self {
+        Failure(e.into())
+    }
+}
+
+/// The release a spec describes, or the diagnostics that reject it.
+pub fn compile(spec: &serde_json::Map<String, J>, name: &str, settings: &Settings) -> Result<Desired, String> {
+    let origin = Origin::new(Source::File(format!("GPUPlan {name} spec").into()));
+    let Value::Map(map) = Value::from_json(&J::Object(spec.clone()), &origin) else {
+        return Err("the spec is not a map".into());
+    };
+    let effective = gpuplan_compiler::coalesce(Values(map)).map_err(|e| e.to_string())?;
+    let diagnostics = gpuplan_compiler::check(&effective, false);
+    if gpuplan_compiler::schema::has_errors(&diagnostics) {
+        let errors: Vec<String> = diagnostics
+            .iter()
+            .filter(|d| d.severity == gpuplan_compiler::Severity::Error)
+            .map(|d| d.to_string())
+            .collect();
+        return Err(errors.join("\n"));
+    }
+    let config = gpuplan_compiler::resolve(&effective.values).map_err(|e| e.to_string())?;
+    let (node, _) = gpuplan_compiler::node_runtime(&config);
+    let release = Release {
+        name: name.into(),
+        namespace: settings.namespace.clone(),
+        kube_version: settings.kube_version.clone(),
+    };
+    let plan = gpuplan_compiler::plan(&config, node, release, &effective.values).map_err(|e| e.to_string())?;
+    let crds = if plan.stages.iter().any(|s| s.name == "node-feature-discovery") {
+        gpuplan_compiler::render::nfd_crds().map_err(|e| e.to_string())?.into_iter().map(|m| m.object).collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Desired::from_plan(&plan, effective.values.to_json(), crds))
+}
+
+fn now() -> String {
+    k8s_openapi::jiff::Timestamp::now().to_string()
+}
+
+async fn event(ctx: &Context, plan: &GPUPlan, warning: bool, reason: &str, note: String) {
+    let event = Event {
+        type_: if warning { EventType::Warning } else { EventType::Normal },
+        reason: reason.into(),
+        note: Some(note.chars().take(1000).collect()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &plan.object_ref(&())).await {
+        tracing::debug!(error = %e, reason, "could not record an event");
+    }
+}
+
+/// Write the status when it changed; the event for a new `Ready` or `Degraded` state.
+async fn report(ctx: &Context, plan: &GPUPlan, verdict: &Verdict) -> Result<(), Failure> {
+    let previous = plan.status.clone().unwrap_or_default();
+    let gpu_nodes =
+        ctx.nodes.state().iter().filter(|n| n.labels().get(labels::GPU_PRESENT).is_some_and(|v| v == "true")).count()
+            as u64;
+    ctx.metrics.set_gpu_nodes(gpu_nodes);
+    let next = status::next(&previous, plan.metadata.generation.unwrap_or(0), verdict, gpu_nodes, &now());
+    if next == previous {
+        return Ok(());
+    }
+    let was = |t: &str, s: &GPUPlanStatus| s.conditions.iter().find(|c| c.type_ == t).map(|c| c.status.clone());
+    for (t, warning) in [("Ready", false), ("Degraded", true)] {
+        if was(t, &next).as_deref() == Some("True") && was(t, &previous).as_deref() != Some("True") {
+            let c = next.conditions.iter().find(|c| c.type_ == t).map(|c| (c.reason.clone(), c.message.clone()));
+            if let Some((reason, message)) = c {
+                event(ctx, plan, warning, &reason, message).await;
+            }
+        }
+    }
+    let api: Api<GPUPlan> = Api::all(ctx.client.clone());
+    let patch = json!({"apiVersion": "gpuplan.dev/v1alpha1", "kind": "GPUPlan", "status": next});
+    // Forced: the operator is the status's only writer; a stale field manager must not block it.
+    api.patch_status(&plan.name_any(), &PatchParams::apply("gpuplan-operator").force(), &Patch::Apply(&patch)).await?;
+    Ok(())
+}
+
+/// The oldest GPUPlan is the active one (as upstream treats ClusterPolicies).
+async fn active(ctx: &Context) -> Result<Option<String>, Failure> {
+    let api: Api<GPUPlan> = Api::all(ctx.client.clone());
+    let list = api.list(&ListParams::default()).await?;
+    let oldest = list.items.iter().min_by_key(|p| (p.metadata.creation_timestamp.clone().map(|t| t.0), p.name_any()));
+    Ok(oldest.map(ResourceExt::name_any))
+}
+
+/// Reconcile one GPUPlan.
+pub async fn reconcile(plan: Arc<GPUPlan>, ctx: Arc<Context>) -> Result<Action, Failure> {
+    let started = Instant::now();
+    let name = plan.name_any();
+    if let Some(active) = active(&ctx).await?.filter(|a| *a != name) {
+        report(&ctx, &plan, &Verdict::Ignored { active }).await?;
+        return Ok(Action::await_change());
+    }
+    let desired = match compile(&plan.spec.values, &name, &ctx.settings) {
+        Ok(desired) => desired,
+        Err(diagnostics) => {
+            tracing::warn!(gpuplan = %name, %diagnostics, "the spec is rejected; the last good plan stays applied");
+            report(&ctx, &plan, &Verdict::InvalidSpec { diagnostics }).await?;
+            ctx.metrics.reconciled(false, started.elapsed(), 0);
+            return Ok(Action::await_change());
+        }
+    };
+    let engine = Engine::new(ctx.client.clone(), Options::default(), desired.objects());
+    let waiting = Waiting { wait: false, timeout: Duration::from_secs(120), once: true };
+    let outcome =
+        match release::apply(&engine, &desired, Mode::Upgrade { install_missing: true }, waiting, &Silent).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                let error = format!("{e:#}");
+                tracing::error!(gpuplan = %name, %error, "apply failed");
+                ctx.metrics.reconciled(false, started.elapsed(), engine.stats.counts().patch);
+                report(&ctx, &plan, &Verdict::ApplyFailed { error }).await?;
+                return Err(Failure(e));
+            }
+        };
+    let written = outcome
+        .stages
+        .iter()
+        .flat_map(|s| &s.objects)
+        .filter(|a| matches!(a.action, Done::Created | Done::Configured))
+        .count() as u64;
+    if !outcome.pruned.is_empty() {
+        let names: Vec<String> = outcome.pruned.iter().map(|p| p.object.to_string()).collect();
+        event(&ctx, &plan, false, "Pruned", format!("removed what left the plan: {}", names.join(", "))).await;
+    }
+    let deploy = labels::deploy_labels(desired.objects());
+    let changed = ctx.deploy.read().map(|d| d.as_ref() != Some(&deploy)).unwrap_or(true);
+    if changed {
+        if let Ok(mut d) = ctx.deploy.write() {
+            *d = Some(deploy);
+        }
+        let _ = ctx.relabel.unbounded_send(());
+    }
+    let stages: Vec<String> = outcome.stages.iter().map(|s| s.name.clone()).collect();
+    let (verdict, next) = match outcome.pending {
+        Some(pending) => {
+            let ready = stages[..stages.len().saturating_sub(1)].to_vec();
+            let v = Verdict::Progressing {
+                digest: outcome.digest,
+                revision: outcome.revision,
+                ready,
+                stage: pending.stage,
+                reason: pending.reason,
+            };
+            (v, ctx.settings.requeue_progressing)
+        }
+        None => {
+            let objects = desired.objects().count();
+            (
+                Verdict::Applied { digest: outcome.digest, revision: outcome.revision, stages, objects },
+                ctx.settings.requeue_ready,
+            )
+        }
+    };
+    report(&ctx, &plan, &verdict).await?;
+    ctx.metrics.reconciled(true, started.elapsed(), written);
+    tracing::info!(gpuplan = %name, written, took_ms = started.elapsed().as_millis() as u64, ?verdict, "reconciled");
+    Ok(Action::requeue(next))
+}
+
+/// After a failed GPUPlan reconcile: try again later.
+pub fn error_policy(_plan: Arc<GPUPlan>, failure: &Failure, ctx: Arc<Context>) -> Action {
+    tracing::warn!(error = %failure, "reconcile failed; retrying");
+    Action::requeue(ctx.settings.requeue_failed)
+}
+
+/// Label one node as the active plan needs.
+pub async fn reconcile_node(node: Arc<Node>, ctx: Arc<Context>) -> Result<Action, Failure> {
+    let current: BTreeMap<String, String> = node.labels().clone();
+    let deploy = ctx.deploy.read().ok().and_then(|d| d.clone());
+    let mut changes = labels::changes(&current, deploy.as_ref().unwrap_or(&BTreeSet::new()));
+    if deploy.is_none() {
+        // No plan applied yet: only say whether there is a GPU; leave deploy labels alone.
+        changes.retain(|k, _| k == labels::GPU_PRESENT);
+    }
+    if changes.is_empty() {
+        return Ok(Action::await_change());
+    }
+    let name = node.name_any();
+    tracing::info!(node = %name, ?changes, "labelling");
+    let api: Api<Node> = Api::all(ctx.client.clone());
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(labels::patch(&changes))).await?;
+    Ok(Action::await_change())
+}
+
+/// After a failed node reconcile.
+pub fn node_error_policy(_node: Arc<Node>, failure: &Failure, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(error = %failure, "labelling a node failed; retrying");
+    Action::requeue(Duration::from_secs(10))
+}
+
+/// The GPUPlan an owned object belongs to (its release label).
+pub fn owner_of(labels: &BTreeMap<String, String>) -> Option<kube::runtime::reflector::ObjectRef<GPUPlan>> {
+    labels.get(crate::apply::object::RELEASE_LABEL).map(|name| kube::runtime::reflector::ObjectRef::new(name))
+}

@@ -1,0 +1,317 @@
+//! The operator's reconcilers against the mock API server: a GPUPlan created, reconciled
+//! again with nothing to do, updated, given an invalid spec, drifted, held up by a stage that
+//! is not ready, outnumbered by an older GPUPlan; and GPU nodes labelled by the rules.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use gpuplan::controller::kind::{GPUPlan, GPUPlanStatus};
+use gpuplan::controller::metrics::Metrics;
+use gpuplan::controller::reconcile::{self, Context, Settings};
+use k8s_openapi::api::core::v1::Node;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::store::Writer;
+use serde_json::{Value as J, json};
+
+use super::mock::Server;
+
+fn settings() -> Settings {
+    Settings {
+        namespace: "gpu-operator".into(),
+        kube_version: "1.31".into(),
+        requeue_ready: Duration::from_secs(300),
+        requeue_progressing: Duration::from_secs(10),
+        requeue_failed: Duration::from_secs(15),
+    }
+}
+
+fn context(server: &Server) -> (Arc<Context>, futures::channel::mpsc::UnboundedReceiver<()>) {
+    let client = server.client();
+    let (relabel, relabel_rx) = futures::channel::mpsc::unbounded();
+    let nodes = Writer::<Node>::default().as_reader();
+    let ctx = Context {
+        client: client.clone(),
+        settings: settings(),
+        metrics: Arc::new(Metrics::default()),
+        recorder: Recorder::new(
+            client,
+            Reporter { controller: "gpuplan-operator".into(), instance: Some("test".into()) },
+        ),
+        deploy: RwLock::new(None),
+        relabel,
+        nodes,
+    };
+    (Arc::new(ctx), relabel_rx)
+}
+
+const PLANS: (&str, &str, &str, &str) = ("/apis/gpuplan.dev", "gpuplans", "", "");
+
+/// Store a GPUPlan in the mock (as `kubectl apply` would) and return it as the controller sees it.
+fn put(server: &Server, name: &str, spec: J, generation: i64, created: &str) -> Arc<GPUPlan> {
+    let key = (PLANS.0.into(), PLANS.1.into(), String::new(), name.to_owned());
+    let status = server.with(|s| s.objects.get(&key).map(|o| o["status"].clone())).unwrap_or(J::Null);
+    let object = json!({
+        "apiVersion": "gpuplan.dev/v1alpha1", "kind": "GPUPlan",
+        "metadata": {"name": name, "generation": generation, "creationTimestamp": created, "uid": format!("uid-{name}")},
+        "spec": spec, "status": status,
+    });
+    server.with(|s| s.objects.insert(key, object.clone()));
+    Arc::new(serde_json::from_value(object).expect("a GPUPlan"))
+}
+
+/// The GPUPlan as stored now (status included).
+fn get(server: &Server, name: &str) -> Arc<GPUPlan> {
+    let key = (PLANS.0.into(), PLANS.1.into(), String::new(), name.to_owned());
+    let object = server.with(|s| s.objects.get(&key).cloned()).expect("stored");
+    Arc::new(serde_json::from_value(object).expect("a GPUPlan"))
+}
+
+fn condition<'a>(status: &'a GPUPlanStatus, type_: &str) -> (&'a str, &'a str, &'a str) {
+    let c = status.conditions.iter().find(|c| c.type_ == type_).expect("condition");
+    (c.status.as_str(), c.reason.as_str(), c.message.as_str())
+}
+
+fn writes(server: &Server) -> Vec<String> {
+    server.calls().iter().filter(|c| c.writes()).map(|c| format!("{} {}", c.method, c.path)).collect()
+}
+
+fn seed() -> J {
+    json!({
+        "operator": {"defaultRuntime": "containerd"},
+        "toolkit": {"env": [
+            {"name": "CONTAINERD_CONFIG", "value": "/etc/containerd/config.toml"},
+            {"name": "CONTAINERD_SOCKET", "value": "/run/containerd/containerd.sock"},
+            {"name": "CONTAINERD_RUNTIME_CLASS", "value": "nvidia"},
+            {"name": "CONTAINERD_SET_AS_DEFAULT", "value": "true"}
+        ]}
+    })
+}
+
+#[tokio::test]
+async fn given_a_new_gpuplan_it_is_applied_and_ready_then_a_second_pass_writes_nothing() {
+    let server = Server::default();
+    let (ctx, _relabel) = context(&server);
+    let plan = put(&server, "cluster", seed(), 1, "2026-11-28T00:00:00Z");
+    reconcile::reconcile(plan, ctx.clone()).await.expect("reconciles");
+    let status = get(&server, "cluster").status.clone().expect("status written");
+    let (ready, reason, message) = condition(&status, "Ready");
+    assert_eq!((ready, reason), ("True", "Applied"), "{message}");
+    assert_eq!(condition(&status, "Degraded").0, "False");
+    assert_eq!(status.observed_generation, 1);
+    assert!(status.digest.starts_with("sha256:"));
+    let ds = server.with(|s| s.objects.keys().filter(|k| k.1 == "daemonsets").count());
+    assert!(ds >= 8, "the operands are applied: {ds} DaemonSets");
+    assert!(
+        ctx.deploy
+            .read()
+            .expect("lock")
+            .as_ref()
+            .is_some_and(|d| d.contains("nvidia.com/gpu.deploy.container-toolkit"))
+    );
+    assert!(
+        server.calls().iter().any(|c| c.method == "POST" && c.path.contains("/events")),
+        "an event says it is ready"
+    );
+
+    server.reset_calls();
+    let plan = get(&server, "cluster");
+    reconcile::reconcile(plan, ctx).await.expect("reconciles again");
+    assert_eq!(writes(&server), Vec::<String>::new(), "nothing changed: no writes, status included");
+}
+
+#[tokio::test]
+async fn given_a_changed_spec_only_the_affected_objects_and_the_status_are_written() {
+    let server = Server::default();
+    let (ctx, _relabel) = context(&server);
+    reconcile::reconcile(put(&server, "cluster", seed(), 1, "2026-11-28T00:00:00Z"), ctx.clone()).await.expect("first");
+    let before = get(&server, "cluster").status.clone().expect("status").digest;
+    let mut spec = seed();
+    spec["devicePlugin"] = json!({"env": [{"name": "FOO", "value": "bar"}]});
+    server.reset_calls();
+    reconcile::reconcile(put(&server, "cluster", spec, 2, "2026-11-28T00:00:00Z"), ctx).await.expect("update");
+    let written: Vec<String> = writes(&server).into_iter().filter(|w| !w.contains("/events")).collect();
+    assert_eq!(
+        written,
+        [
+            "PATCH /apis/gpuplan.dev/v1alpha1/namespaces/gpu-operator/planreleases/cluster",
+            "PATCH /apis/apps/v1/namespaces/gpu-operator/daemonsets/nvidia-device-plugin-daemonset",
+            "PATCH /apis/gpuplan.dev/v1alpha1/namespaces/gpu-operator/planreleases/cluster",
+            "PATCH /apis/gpuplan.dev/v1alpha1/gpuplans/cluster/status",
+        ]
+    );
+    let status = get(&server, "cluster").status.clone().expect("status");
+    assert_ne!(status.digest, before);
+    assert_eq!((status.observed_generation, status.revision), (2, 2));
+}
+
+#[tokio::test]
+async fn given_an_invalid_spec_it_is_degraded_and_the_last_good_plan_stays() {
+    let server = Server::default();
+    let (ctx, _relabel) = context(&server);
+    reconcile::reconcile(put(&server, "cluster", seed(), 1, "2026-11-28T00:00:00Z"), ctx.clone()).await.expect("first");
+    let good = get(&server, "cluster").status.clone().expect("status").digest;
+    let mut spec = seed();
+    spec["toolkit"]["envv"] = json!([]);
+    server.reset_calls();
+    reconcile::reconcile(put(&server, "cluster", spec, 2, "2026-11-28T00:00:00Z"), ctx).await.expect("reports");
+    let status = get(&server, "cluster").status.clone().expect("status");
+    let (degraded, reason, message) = condition(&status, "Degraded");
+    assert_eq!((degraded, reason), ("True", "InvalidSpec"));
+    assert!(message.contains("/toolkit/envv") && message.contains("did you mean `env`?"), "{message}");
+    assert_eq!(condition(&status, "Ready").0, "True", "the last good plan still runs");
+    assert_eq!(status.digest, good);
+    let written: Vec<String> = writes(&server).into_iter().filter(|w| !w.contains("/events")).collect();
+    assert_eq!(written, ["PATCH /apis/gpuplan.dev/v1alpha1/gpuplans/cluster/status"], "only the status");
+}
+
+#[tokio::test]
+async fn given_drift_the_reconcile_puts_back_only_the_drifted_object() {
+    let server = Server::default();
+    let (ctx, _relabel) = context(&server);
+    reconcile::reconcile(put(&server, "cluster", seed(), 1, "2026-11-28T00:00:00Z"), ctx.clone()).await.expect("first");
+    server.with(|s| {
+        let (_, cm) = s
+            .objects
+            .iter_mut()
+            .find(|(k, _)| k.1 == "configmaps" && k.3 == "nvidia-container-toolkit-entrypoint")
+            .expect("cm");
+        cm["data"] = json!({"entrypoint.sh": "echo someone else"});
+    });
+    server.reset_calls();
+    reconcile::reconcile(get(&server, "cluster"), ctx).await.expect("reconciles");
+    assert_eq!(
+        writes(&server),
+        ["PATCH /api/v1/namespaces/gpu-operator/configmaps/nvidia-container-toolkit-entrypoint"]
+    );
+}
+
+#[tokio::test]
+async fn given_a_stage_not_ready_it_is_progressing_and_later_stages_wait() {
+    let server = Server::default();
+    server.with(|s| s.never_ready.push("nvidia-container-toolkit-daemonset".into()));
+    let (ctx, _relabel) = context(&server);
+    let action = reconcile::reconcile(put(&server, "cluster", seed(), 1, "2026-11-28T00:00:00Z"), ctx)
+        .await
+        .expect("reconciles");
+    assert_eq!(
+        format!("{action:?}"),
+        format!("{:?}", kube::runtime::controller::Action::requeue(Duration::from_secs(10)))
+    );
+    let status = get(&server, "cluster").status.clone().expect("status");
+    let (ready, reason, message) = condition(&status, "Progressing");
+    assert_eq!((ready, reason), ("True", "StageNotReady"));
+    assert!(message.starts_with("stage container-toolkit is not ready: DaemonSet gpu-operator/nvidia-container-toolkit-daemonset: 0 of 2 pods updated"), "{message}");
+    let applied_later = server.with(|s| s.objects.keys().any(|k| k.3 == "nvidia-device-plugin-daemonset"));
+    assert!(!applied_later, "the device plugin waits for the toolkit");
+}
+
+#[tokio::test]
+async fn given_two_gpuplans_the_younger_one_is_ignored() {
+    let server = Server::default();
+    let (ctx, _relabel) = context(&server);
+    put(&server, "first", seed(), 1, "2026-11-01T00:00:00Z");
+    let second = put(&server, "second", seed(), 1, "2026-11-28T00:00:00Z");
+    reconcile::reconcile(second, ctx).await.expect("reconciles");
+    let status = get(&server, "second").status.clone().expect("status");
+    let (ready, reason, message) = condition(&status, "Ready");
+    assert_eq!((ready, reason), ("False", "Ignored"));
+    assert!(message.contains("GPUPlan first is the active one"), "{message}");
+    assert!(server.with(|s| !s.objects.keys().any(|k| k.1 == "daemonsets")), "nothing applied for it");
+}
+
+fn node(name: &str, labels: &[(&str, &str)]) -> Arc<Node> {
+    let labels: BTreeMap<&str, &str> = labels.iter().copied().collect();
+    Arc::new(serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}})).expect("node"))
+}
+
+#[tokio::test]
+async fn given_nodes_only_gpu_nodes_get_labels_and_only_when_they_change() {
+    let server = Server::default();
+    let (ctx, mut relabel) = context(&server);
+    let gpu = node("gpu-1", &[("feature.node.kubernetes.io/pci-10de.present", "true")]);
+    let cpu = node("cpu-1", &[("kubernetes.io/os", "linux")]);
+    for n in [&gpu, &cpu] {
+        let key = ("/api".to_owned(), "nodes".to_owned(), String::new(), n.metadata.name.clone().expect("name"));
+        server.with(|s| s.objects.insert(key, serde_json::to_value(n.as_ref()).expect("json")));
+    }
+    // Before any plan: only gpu.present.
+    reconcile::reconcile_node(gpu.clone(), ctx.clone()).await.expect("labels");
+    let labelled = server.with(|s| {
+        s.objects[&("/api".into(), "nodes".into(), String::new(), "gpu-1".into())]["metadata"]["labels"].clone()
+    });
+    assert_eq!(labelled["nvidia.com/gpu.present"], "true");
+    assert!(labelled.get("nvidia.com/gpu.deploy.driver").is_none());
+
+    reconcile::reconcile(put(&server, "cluster", seed(), 1, "2026-11-28T00:00:00Z"), ctx.clone()).await.expect("plan");
+    assert!(relabel.try_recv().is_ok(), "the plan asks for every node to be relabelled");
+    let gpu: Arc<Node> = Arc::new(
+        serde_json::from_value(
+            server.with(|s| s.objects[&("/api".into(), "nodes".into(), String::new(), "gpu-1".into())].clone()),
+        )
+        .expect("node"),
+    );
+    reconcile::reconcile_node(gpu, ctx.clone()).await.expect("labels");
+    let labels = server.with(|s| {
+        s.objects[&("/api".into(), "nodes".into(), String::new(), "gpu-1".into())]["metadata"]["labels"].clone()
+    });
+    for component in ["driver", "container-toolkit", "device-plugin", "dcgm-exporter", "operator-validator"] {
+        assert_eq!(labels[format!("nvidia.com/gpu.deploy.{component}")], "true", "{component}: {labels}");
+    }
+    assert!(labels.get("nvidia.com/gpu.deploy.mig-manager").is_none(), "not MIG-capable");
+
+    server.reset_calls();
+    let gpu: Arc<Node> = Arc::new(
+        serde_json::from_value(
+            server.with(|s| s.objects[&("/api".into(), "nodes".into(), String::new(), "gpu-1".into())].clone()),
+        )
+        .expect("node"),
+    );
+    reconcile::reconcile_node(gpu, ctx.clone()).await.expect("nothing to do");
+    reconcile::reconcile_node(cpu, ctx).await.expect("nothing to do");
+    assert_eq!(writes(&server), Vec::<String>::new(), "labelled nodes and CPU nodes are not written");
+}
+
+#[tokio::test]
+async fn given_two_candidates_one_leads_and_the_other_takes_over_when_the_lease_is_handed_over() {
+    use gpuplan::controller::lease::Lease;
+    let server = Server::default();
+    let client = server.client();
+    let a = Lease::new(client.clone(), "gpu-operator", "gpuplan-operator", "pod-a", Duration::from_secs(15));
+    let b = Lease::new(client, "gpu-operator", "gpuplan-operator", "pod-b", Duration::from_secs(15));
+    assert!(a.try_acquire().await.expect("a"), "the first candidate creates the lease");
+    assert!(!b.try_acquire().await.expect("b"), "a fresh lease held by another is not taken");
+    assert!(a.renew().await, "the holder renews");
+    a.release().await;
+    assert!(b.try_acquire().await.expect("b"), "a released lease is taken at once");
+    assert!(!a.try_acquire().await.expect("a"));
+    let key = (
+        "/apis/coordination.k8s.io".to_owned(),
+        "leases".to_owned(),
+        "gpu-operator".to_owned(),
+        "gpuplan-operator".to_owned(),
+    );
+    let lease = server.with(|s| s.objects[&key].clone());
+    assert_eq!(
+        (lease["spec"]["holderIdentity"].as_str(), lease["spec"]["leaseTransitions"].as_i64()),
+        (Some("pod-b"), Some(1))
+    );
+    // An expired lease is taken over.
+    server
+        .with(|s| s.objects.get_mut(&key).expect("lease")["spec"]["renewTime"] = json!("2026-01-01T00:00:00.000000Z"));
+    assert!(a.try_acquire().await.expect("a"), "an expired lease is free");
+}
+
+#[test]
+fn the_probes_and_the_metrics_page_answer() {
+    use gpuplan::controller::http::answer;
+    let metrics = Metrics::default();
+    assert_eq!(answer("/healthz", &metrics).0, "200 OK");
+    assert_eq!(answer("/readyz", &metrics).0, "503 Service Unavailable", "not connected yet");
+    metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(answer("/readyz", &metrics).0, "200 OK");
+    let (status, content_type, body) = answer("/metrics", &metrics);
+    assert_eq!((status, content_type), ("200 OK", "text/plain; version=0.0.4; charset=utf-8"));
+    assert!(body.contains("gpuplan_reconciles_total 0"));
+    assert_eq!(answer("/nope", &metrics).0, "404 Not Found");
+}
