@@ -17,6 +17,7 @@ mod chart;
 mod kube_schema;
 mod manifests;
 mod node_containerd;
+mod operator_real;
 mod real;
 mod stand_in;
 mod supervisor;

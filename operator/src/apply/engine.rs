@@ -180,6 +180,10 @@ pub fn field_conflict(status: &kube::core::Status) -> bool {
 /// The API server's answer, for a person.
 pub fn describe(error: &kube::Error) -> String {
     match error {
+        // A 404 that is not a Status: no endpoint for the resource at all.
+        kube::Error::Api(s) if s.code == 404 && s.message.contains("page not found") => {
+            "the cluster does not serve this kind (404 page not found: is its CRD installed?)".into()
+        }
         kube::Error::Api(s) if !s.message.is_empty() => format!("{} (HTTP {} {})", s.message, s.code, s.reason),
         other => other.to_string(),
     }

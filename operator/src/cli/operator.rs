@@ -1,7 +1,8 @@
 //! `gpuplan operator`: run the in-cluster operator.
 //!
 //! Input: flags (namespace, cluster connection, HTTP address, leader election, log format) and
-//! the pod's environment (`POD_NAMESPACE`, `POD_NAME`). Output: the operator running until
+//! the pod's environment (`OPERATOR_NAMESPACE` as the plan sets it, or `POD_NAMESPACE`;
+//! `POD_NAME`). Output: the operator running until
 //! SIGTERM/SIGINT (exit 0), or an error (exit 2). Logs are structured (tracing), as text or
 //! JSON lines, on stderr.
 
@@ -27,7 +28,7 @@ pub enum LogFormat {
 /// Run the operator.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Where the operands go (default: POD_NAMESPACE, else gpu-operator).
+    /// Where the operands go (default: OPERATOR_NAMESPACE or POD_NAMESPACE, else gpu-operator).
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
     /// The cluster (default: in-cluster when running in a pod).
@@ -72,7 +73,9 @@ pub fn run(args: &Args) -> anyhow::Result<u8> {
     let namespace = args
         .namespace
         .clone()
-        .or_else(|| std::env::var("POD_NAMESPACE").ok().filter(|n| !n.is_empty()))
+        .or_else(|| {
+            ["OPERATOR_NAMESPACE", "POD_NAMESPACE"].iter().find_map(|v| std::env::var(v).ok().filter(|n| !n.is_empty()))
+        })
         .unwrap_or_else(|| "gpu-operator".into());
     let settings = Settings {
         namespace,

@@ -4,7 +4,7 @@
 //! failures, reconcile duration (a histogram), objects written, GPU nodes, leadership.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the reconcile duration histogram.
@@ -23,6 +23,25 @@ pub struct Metrics {
     pub leader: AtomicBool,
     /// The operator has connected to the API server.
     pub ready: AtomicBool,
+    /// Reconciles running now (shutdown waits for them).
+    pub in_flight: AtomicUsize,
+}
+
+/// Counts a reconcile as running while it lives.
+pub struct Running<'a>(&'a AtomicUsize);
+
+impl<'a> Running<'a> {
+    /// Start counting.
+    pub fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Running(counter)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Metrics {

@@ -154,6 +154,19 @@ pub async fn run(client: kube::Client, mut run: Run) -> anyhow::Result<()> {
         relabel,
         nodes: nodes.store(),
     });
+    // Nodes are labelled for what is deployed, whoever deployed it (a GPUPlan, or `gpuplan
+    // install` with no GPUPlan at all).
+    let refresher = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = reconcile::refresh_deploy(&ctx).await {
+                    tracing::debug!(error = %format!("{e:#}"), "cannot read the deployed DaemonSets");
+                }
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+        })
+    };
     let node_loop = nodes
         .reconcile_all_on(relabel_rx)
         .graceful_shutdown_on(stopped())
@@ -185,8 +198,22 @@ pub async fn run(client: kube::Client, mut run: Run) -> anyhow::Result<()> {
             }
         });
     tracing::info!("reconciling GPUPlans and labelling GPU nodes");
-    futures::join!(node_loop, plan_loop);
+    // After a stop, reconciles in flight may finish (for up to 30 s); requeues scheduled for
+    // later are not waited for (the controllers would otherwise linger until they are due).
+    let grace = async {
+        stopped().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while metrics.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::select! {
+        _ = futures::future::join(node_loop, plan_loop) => {}
+        () = grace => tracing::info!("stopping with reconciles still scheduled"),
+    }
 
+    refresher.abort();
     if let Some(renewals) = renewals {
         renewals.abort();
     }

@@ -174,6 +174,7 @@ async fn active(ctx: &Context) -> Result<Option<String>, Failure> {
 
 /// Reconcile one GPUPlan.
 pub async fn reconcile(plan: Arc<GPUPlan>, ctx: Arc<Context>) -> Result<Action, Failure> {
+    let _running = super::metrics::Running::new(&ctx.metrics.in_flight);
     let started = Instant::now();
     let name = plan.name_any();
     if let Some(active) = active(&ctx).await?.filter(|a| *a != name) {
@@ -247,6 +248,27 @@ pub async fn reconcile(plan: Arc<GPUPlan>, ctx: Arc<Context>) -> Result<Action, 
     Ok(Action::requeue(next))
 }
 
+/// Take the deploy labels from the DaemonSets gpuplan deployed in the namespace — those of a
+/// GPUPlan, or of a release `gpuplan install` applied without one — and relabel the nodes
+/// when they changed. One LIST.
+pub async fn refresh_deploy(ctx: &Context) -> anyhow::Result<()> {
+    let api: Api<k8s_openapi::api::apps::v1::DaemonSet> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    let list = api.list(&ListParams::default().labels(crate::apply::object::RELEASE_LABEL)).await?;
+    let objects: Vec<J> = list.items.iter().filter_map(|d| serde_json::to_value(d).ok()).collect();
+    let deploy = labels::deploy_labels(&objects);
+    if deploy.is_empty() {
+        return Ok(());
+    }
+    let changed = ctx.deploy.read().map(|d| d.as_ref() != Some(&deploy)).unwrap_or(true);
+    if changed {
+        if let Ok(mut d) = ctx.deploy.write() {
+            *d = Some(deploy);
+        }
+        let _ = ctx.relabel.unbounded_send(());
+    }
+    Ok(())
+}
+
 /// After a failed GPUPlan reconcile: try again later.
 pub fn error_policy(_plan: Arc<GPUPlan>, failure: &Failure, ctx: Arc<Context>) -> Action {
     tracing::warn!(error = %failure, "reconcile failed; retrying");
@@ -255,6 +277,7 @@ pub fn error_policy(_plan: Arc<GPUPlan>, failure: &Failure, ctx: Arc<Context>) -
 
 /// Label one node as the active plan needs.
 pub async fn reconcile_node(node: Arc<Node>, ctx: Arc<Context>) -> Result<Action, Failure> {
+    let _running = super::metrics::Running::new(&ctx.metrics.in_flight);
     let current: BTreeMap<String, String> = node.labels().clone();
     let deploy = ctx.deploy.read().ok().and_then(|d| d.clone());
     let mut changes = labels::changes(&current, deploy.as_ref().unwrap_or(&BTreeSet::new()));

@@ -315,3 +315,31 @@ fn the_probes_and_the_metrics_page_answer() {
     assert!(body.contains("gpuplan_reconciles_total 0"));
     assert_eq!(answer("/nope", &metrics).0, "404 Not Found");
 }
+
+#[tokio::test]
+async fn given_daemonsets_deployed_without_a_gpuplan_their_deploy_labels_are_used() {
+    let server = Server::default();
+    let (ctx, mut relabel) = context(&server);
+    let ds = json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+                    "metadata": {"name": "nvidia-device-plugin-daemonset", "namespace": "gpu-operator", "labels": {"gpuplan.dev/release": "gpu-operator"}},
+                    "spec": {"template": {"spec": {"nodeSelector": {"nvidia.com/gpu.deploy.device-plugin": "true"}}}}});
+    let other = json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+                       "metadata": {"name": "someone-elses", "namespace": "gpu-operator"},
+                       "spec": {"template": {"spec": {"nodeSelector": {"nvidia.com/gpu.deploy.driver": "true"}}}}});
+    server.with(|s| {
+        for o in [ds, other] {
+            let name = o["metadata"]["name"].as_str().expect("name").to_owned();
+            s.objects.insert(("/apis/apps".into(), "daemonsets".into(), "gpu-operator".into(), name), o);
+        }
+    });
+    reconcile::refresh_deploy(&ctx).await.expect("reads");
+    let deploy = ctx.deploy.read().expect("lock").clone().expect("set");
+    assert_eq!(
+        deploy.into_iter().collect::<Vec<_>>(),
+        ["nvidia.com/gpu.deploy.device-plugin"],
+        "only gpuplan's DaemonSets count"
+    );
+    assert!(relabel.try_recv().is_ok());
+    reconcile::refresh_deploy(&ctx).await.expect("reads");
+    assert!(relabel.try_recv().is_err(), "unchanged: no relabelling");
+}

@@ -192,9 +192,10 @@ impl State {
             .filter(|(k, _)| k.0 == p.key.0 && k.1 == p.key.1 && (p.key.2.is_empty() || k.2 == p.key.2))
             .filter(|(_, o)| {
                 selector.as_deref().is_none_or(|s| {
-                    s.split(',').all(|kv| {
-                        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                        o["metadata"]["labels"][k] == v
+                    s.split(',').all(|kv| match kv.split_once('=') {
+                        Some((k, v)) => o["metadata"]["labels"][k] == v,
+                        // `key` alone: the label exists.
+                        None => o["metadata"]["labels"].get(kv).is_some(),
                     })
                 })
             })
