@@ -8,6 +8,8 @@
 
 use serde_json::Value as J;
 
+use crate::values::load::base64_decode;
+
 /// The two versions, with secret values replaced by markers.
 pub fn redact(old: Option<&J>, new: Option<&J>) -> (Option<J>, Option<J>) {
     let is_secret = |o: Option<&J>| o.is_some_and(|o| o["kind"] == "Secret");
@@ -51,37 +53,14 @@ fn contents(secret: &J) -> Vec<(String, Vec<u8>)> {
     for (field, decode) in [("data", true), ("stringData", false)] {
         for (key, value) in secret.get(field).and_then(J::as_object).into_iter().flatten() {
             let text = value.as_str().unwrap_or_default();
-            let bytes = if decode { base64(text).unwrap_or_else(|| text.as_bytes().to_vec()) } else { text.into() };
+            let bytes =
+                if decode { base64_decode(text).unwrap_or_else(|| text.as_bytes().to_vec()) } else { text.into() };
             out.retain(|(k, _)| k != key);
             out.push((key.clone(), bytes));
         }
     }
     out.sort();
     out
-}
-
-/// Standard base64, padding optional, whitespace ignored; `None` when it is not base64.
-fn base64(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes().filter(|c| !c.is_ascii_whitespace()) {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -107,7 +86,6 @@ mod tests {
         let new = json!({"kind": "Secret", "stringData": {"a": "hello"}});
         let (o, n) = redact(Some(&old), Some(&new));
         assert_eq!(o, n);
-        assert_eq!(base64("aGVsbG8gd29ybGQ="), Some(b"hello world".to_vec()));
     }
 
     #[test]

@@ -433,7 +433,7 @@ fn start(span: &YamlSpan) -> Span {
 }
 
 /// Standard base64 (with or without padding, whitespace ignored), as YAML's `!!binary` is.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() * 3 / 4);
     let mut acc = 0u32;
     let mut bits = 0;
