@@ -3,17 +3,29 @@
 //! the `node-feature-discovery` block equals what Helm computes for the subchart (its own
 //! defaults under the parent chart's overrides).
 //!
-//! The upstream files are read from `../shared/upstream/` (reference data, never committed).
+//! The upstream files are read from `../shared/upstream/` (reference data, never committed);
+//! on a machine without that checkout beside the repository the comparisons skip loudly.
 
 use std::path::PathBuf;
 
 use gpuplan_compiler::values::merge::coalesce_tables;
 use gpuplan_compiler::values::{Map, Source, Value, load::load, print::go_v};
 
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/upstream/gpu-operator/deployments/gpu-operator")
+}
+
+/// Whether the upstream chart is there to compare with; says so when it is not.
+fn have_upstream() -> bool {
+    let there = root().is_dir();
+    if !there {
+        eprintln!("SKIPPED: the upstream chart is not at {} (reference data beside the repository)", root().display());
+    }
+    there
+}
+
 fn upstream(path: &str) -> Map {
-    let root =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/upstream/gpu-operator/deployments/gpu-operator");
-    let file = root.join(path);
+    let file = root().join(path);
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     load(&text, &Source::File(path.into())).expect("upstream values parse").0
 }
@@ -43,6 +55,9 @@ fn compare(ours: &Map, theirs: &Map, pointer: &str, diffs: &mut Vec<String>) {
 
 #[test]
 fn every_upstream_key_has_the_upstream_default() {
+    if !have_upstream() {
+        return;
+    }
     let mut diffs = Vec::new();
     compare(defaults(), &upstream("values.yaml"), "", &mut diffs);
     assert_eq!(diffs, Vec::<String>::new());
@@ -63,6 +78,9 @@ fn gpuplan_additions_are_the_documented_ones() {
 
 #[test]
 fn nfd_block_equals_the_subchart_defaults_under_the_parent_overrides() {
+    if !have_upstream() {
+        return;
+    }
     let parent = upstream("values.yaml");
     let overrides = parent["node-feature-discovery"].as_map().expect("parent NFD block").clone();
     let subchart = upstream("charts/node-feature-discovery/values.yaml");
