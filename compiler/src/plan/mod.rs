@@ -206,6 +206,17 @@ impl Plan {
         self
     }
 
+    /// The CustomResourceDefinitions the plan's custom resources need, which Helm would install
+    /// from a chart's `crds/` before anything else: Node Feature Discovery's when the plan has
+    /// that stage.
+    pub fn crds(&self) -> Result<Vec<Manifest>, Error> {
+        if self.stages.iter().any(|s| s.name == "node-feature-discovery") {
+            crate::render::nfd_crds()
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
     /// Every object, stage after stage.
     pub fn manifests(&self) -> impl Iterator<Item = &Manifest> {
         self.stages.iter().flat_map(|s| s.objects.iter())

@@ -221,6 +221,12 @@ fn write_json(out: &mut String, value: &Value, depth: usize) {
 
 /// A JSON string literal.
 pub fn write_json_string(out: &mut String, s: &str) {
+    write_quoted(out, s, |c| (c as u32) < 0x20);
+}
+
+/// `s` in double quotes with JSON's escapes: `\"`, `\\`, `\n`, `\r`, `\t`, and `\uXXXX` for the
+/// other characters `escape` picks (JSON and YAML differ only there).
+fn write_quoted(out: &mut String, s: &str, escape: fn(char) -> bool) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -229,7 +235,7 @@ pub fn write_json_string(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
+            c if escape(c) => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
@@ -367,21 +373,7 @@ fn needs_escape(c: char) -> bool {
 /// A YAML double-quoted scalar: JSON's escapes, and `\uXXXX` for every character in
 /// [`needs_escape`] (YAML 1.1 and 1.2 readers both decode it).
 fn write_yaml_double_quoted(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if needs_escape(c) => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    write_quoted(out, s, needs_escape);
 }
 
 /// A string as a YAML scalar: plain when a YAML 1.1 reader reads it back as the same string,

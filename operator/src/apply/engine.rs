@@ -70,6 +70,19 @@ pub enum Action {
     Absent,
 }
 
+impl Action {
+    /// The past participle, for progress lines and summaries.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Configured => "configured",
+            Action::Unchanged => "unchanged",
+            Action::Deleted => "deleted",
+            Action::Absent => "already gone",
+        }
+    }
+}
+
 /// An object, by kind, namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

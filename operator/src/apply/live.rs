@@ -12,27 +12,20 @@ use serde_json::Value as J;
 
 use super::engine::{Engine, ObjectRef, describe};
 use super::object::{prepare, strip};
-use super::record::{self, Entry};
-use super::release::Desired;
+use super::record;
+use super::release::{Desired, inventory};
 
 /// Live objects (old) and dry-run results (new); warnings for objects the server could not
 /// dry-run (their planned form stands in).
 pub async fn sides(engine: &Engine, desired: &Desired) -> anyhow::Result<(Side, Side, Vec<String>)> {
     let (mut old, mut new, mut warnings) = (Side::default(), Side::default(), Vec::new());
     let manifest = |stage: &str, object: J| (Some(stage.to_owned()), Manifest { source: stage.to_owned(), object });
-    let mut planned = Vec::new();
+    let planned = inventory(engine, desired).await?;
     for (stage, objects) in &desired.stages {
         for object in objects {
             let target = engine.target(object).await?;
             let prepared = prepare(object, &desired.name, &desired.namespace, target.namespaced);
             let r = ObjectRef::of(&prepared);
-            planned.push(Entry {
-                stage: stage.clone(),
-                api_version: r.api_version.clone(),
-                kind: r.kind.clone(),
-                namespace: r.namespace.clone(),
-                name: r.name.clone(),
-            });
             if let Some(live) = engine.get(&target, &r.namespace, &r.name).await? {
                 old.objects.push(manifest(stage, strip(&live)));
             }

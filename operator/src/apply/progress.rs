@@ -44,7 +44,7 @@ impl Progress for Plain {
     }
     fn object(&self, stage: &str, applied: &Applied) {
         if applied.action != Action::Unchanged {
-            eprintln!("stage {stage}: {} {}", applied.object, verb(applied.action));
+            eprintln!("stage {stage}: {} {}", applied.object, applied.action.verb());
         }
     }
     fn waiting(&self, stage: &str, what: &str) {
@@ -52,16 +52,6 @@ impl Progress for Plain {
     }
     fn done(&self, stage: &str, elapsed: Duration) {
         eprintln!("stage {stage}: done in {:.1}s", elapsed.as_secs_f64());
-    }
-}
-
-fn verb(action: Action) -> &'static str {
-    match action {
-        Action::Created => "created",
-        Action::Configured => "configured",
-        Action::Unchanged => "unchanged",
-        Action::Deleted => "deleted",
-        Action::Absent => "already gone",
     }
 }
 
@@ -116,7 +106,7 @@ impl Progress for Terminal {
     }
     fn object(&self, stage: &str, applied: &Applied) {
         self.with_line(stage, |line| {
-            *line.counts.entry(verb(applied.action)).or_default() += 1;
+            *line.counts.entry(applied.action.verb()).or_default() += 1;
             if let Some(bar) = &line.bar {
                 bar.set_message(line.summary());
             }

@@ -66,30 +66,6 @@ impl Desired {
     pub fn objects(&self) -> impl Iterator<Item = &J> {
         self.stages.iter().flat_map(|(_, o)| o.iter())
     }
-
-    /// The inventory of this release.
-    pub fn inventory(&self, resolved_namespace: impl Fn(&J) -> String) -> Vec<Entry> {
-        self.stages
-            .iter()
-            .flat_map(|(stage, objects)| {
-                objects.iter().map(move |o| {
-                    let r = ObjectRef::of(o);
-                    Entry {
-                        stage: stage.clone(),
-                        api_version: r.api_version,
-                        kind: r.kind,
-                        namespace: String::new(),
-                        name: r.name,
-                    }
-                })
-            })
-            .zip(self.objects())
-            .map(|(mut e, o)| {
-                e.namespace = resolved_namespace(o);
-                e
-            })
-            .collect()
-    }
 }
 
 /// What to do.
@@ -160,11 +136,23 @@ pub struct Outcome {
     pub requests: Counts,
 }
 
-fn namespace_of(engine_namespace: &str) -> impl Fn(&J) -> String + '_ {
-    move |o: &J| {
-        // Cluster-scoped objects are recorded without one (the engine drops theirs when applying).
-        o["metadata"]["namespace"].as_str().map_or_else(|| engine_namespace.to_owned(), str::to_owned)
+/// The inventory of a release: each object with its stage and the namespace the engine applies
+/// it in (a namespaced object without one goes to the release namespace; a cluster-scoped one
+/// carries none).
+pub async fn inventory(engine: &Engine, desired: &Desired) -> anyhow::Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    for (stage, objects) in &desired.stages {
+        for object in objects {
+            let r = ObjectRef::of(object);
+            let namespace = match engine.target(object).await?.namespaced {
+                true if r.namespace.is_empty() => desired.namespace.clone(),
+                true => r.namespace,
+                false => String::new(),
+            };
+            out.push(Entry { stage: stage.clone(), api_version: r.api_version, kind: r.kind, namespace, name: r.name });
+        }
     }
+    Ok(out)
 }
 
 /// Install or upgrade.
@@ -193,14 +181,7 @@ pub async fn apply(
         _ => {}
     }
     let old: Vec<Entry> = existing.as_ref().map(|r| r.inventory.clone()).unwrap_or_default();
-    let mut new = desired.inventory(namespace_of(namespace));
-    // Cluster-scoped kinds carry no namespace in the inventory.
-    for entry in &mut new {
-        let probe = serde_json::json!({"apiVersion": entry.api_version, "kind": entry.kind});
-        if !engine.target(&probe).await?.namespaced {
-            entry.namespace.clear();
-        }
-    }
+    let new = inventory(engine, desired).await?;
     // The record is written only when it changes: a re-apply of the same plan only reads.
     let same_plan = existing.as_ref().is_some_and(|r| {
         r.digest == desired.digest

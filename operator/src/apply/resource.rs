@@ -63,6 +63,13 @@ pub fn group_version(api_version: &str) -> (&str, &str) {
     api_version.rsplit_once('/').unwrap_or(("", api_version))
 }
 
+/// The target of a kind gpuplan knows without asking the cluster.
+pub fn known(api_version: &str, kind: &str) -> Option<Target> {
+    let (group, version) = group_version(api_version);
+    let (_, _, plural, namespaced) = KNOWN.iter().find(|(g, k, _, _)| *g == group && *k == kind)?;
+    Some(target(&GroupVersionKind::gvk(group, version, kind), plural, *namespaced))
+}
+
 fn target(gvk: &GroupVersionKind, plural: &str, namespaced: bool) -> Target {
     Target { resource: ApiResource::from_gvk_with_plural(gvk, plural), namespaced }
 }
@@ -108,8 +115,8 @@ impl Resolver {
     pub async fn resolve(&self, client: &kube::Client, api_version: &str, kind: &str) -> anyhow::Result<Target> {
         let (group, version) = group_version(api_version);
         let gvk = GroupVersionKind::gvk(group, version, kind);
-        if let Some((_, _, plural, namespaced)) = KNOWN.iter().find(|(g, k, _, _)| *g == group && *k == kind) {
-            return Ok(target(&gvk, plural, *namespaced));
+        if let Some(known) = known(api_version, kind) {
+            return Ok(known);
         }
         if let Some((plural, namespaced)) = self.custom(group, kind) {
             return Ok(target(&gvk, &plural, namespaced));

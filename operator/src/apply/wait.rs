@@ -61,19 +61,24 @@ pub fn readiness(live: &J) -> Result<(), String> {
     }
 }
 
+/// Why one object is not ready, or `None` when it is. One read.
+async fn unready(engine: &Engine, object: &J, namespace: &str) -> anyhow::Result<Option<String>> {
+    let target = engine.target(object).await?;
+    let mut r = ObjectRef::of(object);
+    if target.namespaced && r.namespace.is_empty() {
+        r.namespace = namespace.to_owned();
+    }
+    Ok(match engine.get(&target, &r.namespace, &r.name).await? {
+        None => Some(format!("{r}: does not exist")),
+        Some(live) => readiness(&live).err().map(|why| format!("{r}: {why}")),
+    })
+}
+
 /// Why each object that is not ready is not (empty: all ready). One read per object.
 pub async fn not_ready(engine: &Engine, objects: &[J], namespace: &str) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
     for object in objects {
-        let target = engine.target(object).await?;
-        let mut r = ObjectRef::of(object);
-        if target.namespaced && r.namespace.is_empty() {
-            r.namespace = namespace.to_owned();
-        }
-        match engine.get(&target, &r.namespace, &r.name).await? {
-            None => out.push(format!("{r}: does not exist")),
-            Some(live) => out.extend(readiness(&live).err().map(|why| format!("{r}: {why}"))),
-        }
+        out.extend(unready(engine, object, namespace).await?);
     }
     Ok(out)
 }
@@ -87,20 +92,11 @@ pub async fn ready(
     deadline: Instant,
     on_wait: &(dyn Fn(&str) + Sync),
 ) -> anyhow::Result<()> {
-    let mut pending: Vec<(&J, String)> = objects.iter().map(|o| (o, String::new())).collect();
+    let mut pending: Vec<&J> = objects.iter().collect();
     loop {
         let mut still = Vec::new();
-        for (object, _) in pending {
-            let target = engine.target(object).await?;
-            let mut r = ObjectRef::of(object);
-            if target.namespaced && r.namespace.is_empty() {
-                r.namespace = namespace.to_owned();
-            }
-            let why = match engine.get(&target, &r.namespace, &r.name).await? {
-                None => Some(format!("{r}: does not exist")),
-                Some(live) => readiness(&live).err().map(|why| format!("{r}: {why}")),
-            };
-            if let Some(why) = why {
+        for object in pending {
+            if let Some(why) = unready(engine, object, namespace).await? {
                 still.push((object, why));
             }
         }
@@ -112,7 +108,7 @@ pub async fn ready(
         }
         let left = deadline.saturating_duration_since(Instant::now());
         tokio::time::sleep(engine.options.poll.min(left)).await;
-        pending = still;
+        pending = still.into_iter().map(|(object, _)| object).collect();
     }
 }
 

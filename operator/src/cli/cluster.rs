@@ -16,7 +16,7 @@ use super::input::ValuesArgs;
 use super::template::{ReleaseArgs, compile_with_values};
 use super::{EXIT_ERROR, EXIT_OK, print_out};
 use crate::apply::client::Connection;
-use crate::apply::engine::{Action, Engine, Options};
+use crate::apply::engine::{Engine, Options};
 use crate::apply::progress::{Plain, Progress, Silent, Terminal};
 use crate::apply::release::{self, Desired, Mode, Outcome, Waiting};
 
@@ -162,14 +162,7 @@ fn report(outcome: &Outcome, output: Output, verb: &str, elapsed: Duration) -> a
         Output::Text => {
             let mut counts = std::collections::BTreeMap::<&str, usize>::new();
             for a in outcome.stages.iter().flat_map(|s| &s.objects).chain(&outcome.pruned) {
-                let word = match a.action {
-                    Action::Created => "created",
-                    Action::Configured => "configured",
-                    Action::Unchanged => "unchanged",
-                    Action::Deleted => "deleted",
-                    Action::Absent => "already gone",
-                };
-                *counts.entry(word).or_default() += 1;
+                *counts.entry(a.action.verb()).or_default() += 1;
             }
             let parts: Vec<String> = counts.iter().map(|(w, n)| format!("{n} {w}")).collect();
             let r = outcome.requests;
@@ -195,11 +188,7 @@ fn report(outcome: &Outcome, output: Output, verb: &str, elapsed: Duration) -> a
 /// after printing errors.
 pub fn desired(values: &ValuesArgs, name: &str, release: &ReleaseArgs) -> anyhow::Result<Option<Desired>> {
     let Some((plan, compiled)) = compile_with_values(values, name, release)? else { return Ok(None) };
-    let crds = if plan.stages.iter().any(|s| s.name == "node-feature-discovery") {
-        gpuplan_compiler::render::nfd_crds()?.into_iter().map(|m| m.object).collect()
-    } else {
-        Vec::new()
-    };
+    let crds = plan.crds()?.into_iter().map(|m| m.object).collect();
     Ok(Some(Desired::from_plan(&plan, compiled.effective.values.to_json(), crds)))
 }
 

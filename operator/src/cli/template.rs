@@ -101,8 +101,7 @@ pub fn run_template(args: &TemplateArgs) -> anyhow::Result<u8> {
     let Some(plan) = compile(&args.values, &args.name, &args.release)? else {
         return Ok(EXIT_ERROR);
     };
-    let crds =
-        if args.include_crds && plan_has_nfd(&plan) { gpuplan_compiler::render::nfd_crds()? } else { Vec::new() };
+    let crds = if args.include_crds { plan.crds()? } else { Vec::new() };
     match &args.output_dir {
         None => {
             let mut text: String =
@@ -113,11 +112,6 @@ pub fn run_template(args: &TemplateArgs) -> anyhow::Result<u8> {
         Some(dir) => write_dir(crds.iter().chain(plan.manifests()), Path::new(dir))?,
     }
     Ok(EXIT_OK)
-}
-
-/// Whether the plan installs Node Feature Discovery (whose CRDs `--include-crds` adds).
-fn plan_has_nfd(plan: &Plan) -> bool {
-    plan.stages.iter().any(|s| s.name == "node-feature-discovery")
 }
 
 /// `--output-dir`: each object to `DIR/<source>`; the first write truncates, later objects of

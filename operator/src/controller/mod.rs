@@ -30,8 +30,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use kube::ResourceExt;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams};
-use kube::core::GroupVersionKind;
+use kube::api::{Api, DynamicObject, ListParams};
 use kube::runtime::controller::{Config, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::watcher;
@@ -55,17 +54,17 @@ pub struct Run {
 }
 
 /// Kinds a plan owns, watched for drift when the cluster serves them.
-const OWNED: &[(&str, &str, &str, &str)] = &[
-    ("apps", "v1", "DaemonSet", "daemonsets"),
-    ("apps", "v1", "Deployment", "deployments"),
-    ("", "v1", "ConfigMap", "configmaps"),
-    ("", "v1", "Service", "services"),
-    ("", "v1", "ServiceAccount", "serviceaccounts"),
-    ("rbac.authorization.k8s.io", "v1", "Role", "roles"),
-    ("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
-    ("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles"),
-    ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings"),
-    ("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses"),
+const OWNED: &[(&str, &str)] = &[
+    ("apps/v1", "DaemonSet"),
+    ("apps/v1", "Deployment"),
+    ("v1", "ConfigMap"),
+    ("v1", "Service"),
+    ("v1", "ServiceAccount"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    ("node.k8s.io/v1", "RuntimeClass"),
 ];
 
 /// Resolves when SIGTERM or SIGINT arrives.
@@ -179,8 +178,9 @@ pub async fn run(client: kube::Client, mut run: Run) -> anyhow::Result<()> {
 
     let mut plans = Controller::new(Api::<GPUPlan>::all(client.clone()), watcher::Config::default())
         .with_config(Config::default().debounce(Duration::from_secs(1)).concurrency(1));
-    for (group, version, kind, plural) in OWNED {
-        let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+    for (api_version, kind) in OWNED {
+        let Some(target) = crate::apply::resource::known(api_version, kind) else { continue };
+        let resource = target.resource;
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
         if api.list(&ListParams::default().limit(1)).await.is_err() {
             tracing::info!(kind, "not served by this cluster: not watched for drift");

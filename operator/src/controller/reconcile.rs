@@ -112,11 +112,7 @@ pub fn compile(spec: &serde_json::Map<String, J>, name: &str, settings: &Setting
         kube_version: settings.kube_version.clone(),
     };
     let plan = gpuplan_compiler::plan(&config, node, release, &effective.values).map_err(|e| e.to_string())?;
-    let crds = if plan.stages.iter().any(|s| s.name == "node-feature-discovery") {
-        gpuplan_compiler::render::nfd_crds().map_err(|e| e.to_string())?.into_iter().map(|m| m.object).collect()
-    } else {
-        Vec::new()
-    };
+    let crds = plan.crds().map_err(|e| e.to_string())?.into_iter().map(|m| m.object).collect();
     Ok(Desired::from_plan(&plan, effective.values.to_json(), crds))
 }
 
