@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use gpuplan_compiler::node::runtime::{CrioMode, RestartMode};
-use gpuplan_compiler::node::{self, Files, NodeRuntime, RuntimeBinary, RuntimeKind};
+use gpuplan_compiler::node::{self, Files, Foreign, NodeRuntime, RuntimeBinary, RuntimeKind};
 
 struct Tracking;
 
@@ -94,15 +94,15 @@ fn bench(c: &mut Criterion) {
     let config = big_config();
     let node = node();
     let before = files(&config, None);
-    let patched = node::patch(&before, &node).expect("patches");
+    let patched = node::apply(&before, &node, Foreign::Refuse).expect("patches");
     let mut after = before.clone();
-    for f in &patched.files {
-        after.insert(f.path.clone(), f.after.clone());
+    for step in &patched.steps {
+        after.insert(step.path.clone(), step.text.clone());
     }
 
     let base = CURRENT.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
-    let change = node::patch(&before, &node).expect("patches");
+    let change = node::apply(&before, &node, Foreign::Refuse).expect("patches");
     let undone = node::revert(&after, &node).expect("reverts");
     black_box((&change, &undone));
     let peak = PEAK.load(Ordering::Relaxed) - base;
@@ -115,13 +115,13 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("containerd engine, 2,000-line config");
     group.bench_function("patch (drop-in mode)", |b| {
-        b.iter(|| node::patch(black_box(&before), &node).expect("patches"))
+        b.iter(|| node::apply(black_box(&before), &node, Foreign::Refuse).expect("patches"))
     });
     group.bench_function("revert", |b| b.iter(|| node::revert(black_box(&after), &node).expect("reverts")));
     let mut in_place = node.clone();
     in_place.drop_in = None;
     group.bench_function("patch (in place)", |b| {
-        b.iter(|| node::patch(black_box(&before), &in_place).expect("patches"))
+        b.iter(|| node::apply(black_box(&before), &in_place, Foreign::Refuse).expect("patches"))
     });
     group.finish();
 }

@@ -55,6 +55,20 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A node change gpuplan refuses to make because it could lose what is not its own (a file
+    /// it did not write, edits it cannot tell from its own, a record that does not match);
+    /// nothing was changed.
+    #[error("refusing to change {file}{}: {message}{}", at(span), hint_line(hint))]
+    NodeOwnership {
+        /// The file.
+        file: Arc<str>,
+        /// Where in the file, when known.
+        span: Option<Span>,
+        /// What is wrong.
+        message: String,
+        /// How to go on.
+        hint: Option<String>,
+    },
     /// A plan file (for `gpuplan diff`) cannot be read or does not have a plan's shape.
     #[error("cannot read plan {file}{}: {message}", at(span))]
     Plan {

@@ -12,7 +12,8 @@
 //!   -> check     -> Vec<Diagnostic>  schema, unrendered keys, semantic rules — all at once
 //!   -> resolve   -> Config     typed, for the stages that render the plan
 //!   -> node_runtime -> NodeRuntime   what every GPU node's container runtime config becomes
-//!        (node::patch / node::revert apply it to the text of a node's config files)
+//!        (node::apply / node::revert make it on the text of a node's config files,
+//!        with gpuplan's record of what it replaced)
 //!   -> plan      -> Plan       every object, rendered, in apply order, plus the node change
 //!   -> diff      -> diff::Report   what changes between two plans (or a plan file and new values)
 //! ```

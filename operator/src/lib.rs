@@ -5,3 +5,4 @@ pub mod apply;
 pub mod cli;
 pub mod controller;
 pub mod file;
+pub mod transaction;

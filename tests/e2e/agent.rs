@@ -159,6 +159,8 @@ impl Node {
                 .arg(&self.config)
                 .arg("--drop-in")
                 .arg(&self.drop_in)
+                .arg("--lock")
+                .arg(&self.pid_file)
                 .output()
                 .expect("gpuplan runs");
             assert!(out.status.success(), "gpuplan node {command}:\n{}", String::from_utf8_lossy(&out.stderr));
@@ -503,9 +505,18 @@ fn kill_after_write(node: &Node) {
             Some(&node.applied.1),
         );
     }
-    // No temp file left beside them.
+    // No temp file left beside them (gpuplan's record is written first, so it is there).
     let top = entries(node.dir.path());
-    let allowed = ["conf.d", "config.toml", "containerd.sock", "containerd.sock.ttrpc", "logs", "nvidia", "opt"];
+    let allowed = [
+        "conf.d",
+        "config.toml",
+        ".config.toml.gpuplan",
+        "containerd.sock",
+        "containerd.sock.ttrpc",
+        "logs",
+        "nvidia",
+        "opt",
+    ];
     let allowed_too = ["root", "run", "state", "tmp"];
     let stray: Vec<&String> =
         top.iter().filter(|n| !allowed.contains(&n.as_str()) && !allowed_too.contains(&n.as_str())).collect();

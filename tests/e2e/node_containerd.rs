@@ -48,6 +48,8 @@ fn gpuplan(args: &[&str], values: &Path, config: &Path, drop_in: &str) {
         .arg(config)
         .arg("--drop-in")
         .arg(drop_in)
+        .arg("--lock")
+        .arg(config.with_file_name("toolkit.pid"))
         .output()
         .expect("gpuplan runs");
     assert!(out.status.success(), "gpuplan node {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
@@ -94,7 +96,9 @@ fn config_dump_of_every_patched_golden_config_shows_the_runtime() {
         let original = std::fs::read_to_string(&config).ok();
         let values = case.join("values.yaml");
         gpuplan(&["apply"], &values, &config, &drop_in_arg);
-        let patched: DocumentMut = std::fs::read_to_string(&config).expect("patched config").parse().expect("TOML");
+        let text = std::fs::read_to_string(&config).expect("patched config");
+        // A byte-order mark stays where the file had one (containerd 1.x reads it; 2.x does not).
+        let patched: DocumentMut = text.trim_start_matches('\u{feff}').parse().expect("TOML");
         // gpuplan writes `version` into every file it creates; without one, a file is version 1.
         let version = patched.get("version").and_then(Item::as_integer).unwrap_or(1);
         for reader in readers(version) {

@@ -388,6 +388,8 @@ fn the_supervisor_restarts_containerd_after_sighup_until_held() {
             .arg(&config)
             .arg("--drop-in")
             .arg(tmp.path().join("conf.d/99-nvidia.toml"))
+            .arg("--lock")
+            .arg(tmp.path().join("toolkit.pid"))
             .output()
             .expect("gpuplan runs");
         assert!(apply.status.success(), "{}", String::from_utf8_lossy(&apply.stderr));

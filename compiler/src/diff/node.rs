@@ -158,7 +158,7 @@ fn binaries(old: &NodeRuntime, new: &NodeRuntime) -> Vec<NodeChange> {
 /// every path of [`node::paths`] of both sides.
 pub fn files(old: &NodeRuntime, new: &NodeRuntime, files: &Files) -> Result<Vec<NodeFileDiff>, Error> {
     let after = |node: &NodeRuntime| -> Result<Files, Error> {
-        let change = node::patch(files, node)?;
+        let change = node::apply(files, node, node::Foreign::Refuse)?;
         let mut out = files.clone();
         out.extend(change.files.into_iter().map(|f| (f.path, f.after)));
         Ok(out)

@@ -1,22 +1,21 @@
 //! CRI-O: gpuplan's runtime handlers in a drop-in, in `crio.conf` itself, or an OCI hook.
 //!
-//! Input: the text of CRI-O's main config (read only, to copy runtime options from), of the
-//! drop-in or the config edited in place, or of the hook file. Output: a [`Change`] to the one
-//! file gpuplan writes; the others are listed unchanged.
+//! Input: the text before gpuplan of CRI-O's main config (read only, to copy runtime options
+//! from), of the drop-in or the config edited in place, or of the hook file. Output: an
+//! [`Edit`] to the one file gpuplan writes; the others are listed unchanged.
 //!
 //! Each runtime gets a `[crio.runtime.runtimes.<name>]` table holding a copy of the options of
 //! the main config's default runtime (unless it is an NVIDIA one), else of `runc`, else of
 //! `crun`, then `runtime_path = <binary>` and `runtime_type = "oci"`, as NVIDIA's toolkit
 //! writes them. Three ways to put them on the node:
 //! - **drop-in** (the default, `/etc/crio/crio.conf.d/99-nvidia.toml`): written whole and
-//!   deterministically, with `[crio.runtime] default_runtime` when the runtime is the default;
-//!   the file is gpuplan's, so revert deletes it.
+//!   deterministically, with `[crio.runtime] default_runtime` when the runtime is the default.
 //! - **in place** (no drop-in): `crio.conf` edited with `toml_edit`; only gpuplan's tables and
-//!   the `default_runtime` line change. That line keeps what it replaced in a trailing comment
-//!   (`default_runtime = "nvidia" # gpuplan: was "crun"`, or `was unset`) so that revert puts
-//!   back the same bytes (the markers of [`super::toml`]); a file gpuplan created opens with a
-//!   comment saying so, and goes again on revert once it holds nothing else.
+//!   the `default_runtime` line change; a file gpuplan created opens with a comment saying so.
 //! - **hook** (deprecated upstream, without CDI): the OCI prestart hook JSON file.
+//!
+//! What was there before (a runtime table of the same name, the previous default, the file at
+//! the drop-in path) is kept in gpuplan's record, so revert gives it back ([`super`]).
 //!
 //! CRI-O reads CDI specs by itself, so `enable_cdi` needs no key. Limitation: options are
 //! copied from one file, not from CRI-O's merged view (`crio status config`); when the runtime
@@ -26,13 +25,13 @@ use toml_edit::{DocumentMut, Item, Table, Value};
 
 use super::json::{self, Value as Json};
 use super::runtime::CrioMode;
-use super::toml::{self, MARK};
-use super::{Change, FileChange, Files, NodeRuntime, RuntimeBinary, current};
+use super::toml::{self, Text};
+use super::{Edit, FileChange, Files, NodeRuntime, RuntimeBinary, current};
 use crate::error::Error;
 
-const MANAGED: &str = "# Managed by gpuplan: this file is deleted when gpuplan reverts the node's runtime config.";
-const CREATED: &str =
-    "# Created by gpuplan: deleted when gpuplan reverts the node's runtime config, unless it holds more.";
+/// First line of gpuplan's drop-in.
+pub const MANAGED: &str = "# Managed by gpuplan: NVIDIA runtimes for CRI-O. A revert gives back what was here before.";
+const CREATED: &str = "# Created by gpuplan for its NVIDIA runtimes. Deleted when gpuplan reverts.";
 const RUNTIMES: [&str; 3] = ["crio", "runtime", "runtimes"];
 const DEFAULT: &str = "default_runtime";
 
@@ -50,8 +49,8 @@ pub fn paths(node: &NodeRuntime) -> Vec<String> {
     paths
 }
 
-/// Register gpuplan's runtimes (or the hook).
-pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Change, Error> {
+/// Register gpuplan's runtimes (or the hook) in the text before gpuplan.
+pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Edit, Error> {
     let mut notes = Vec::new();
     if node.enable_cdi {
         notes.push("CDI needs no CRI-O setting: CRI-O reads CDI specs by itself".to_owned());
@@ -61,27 +60,6 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Change, Error> {
         (CrioMode::Config, Some(drop_in)) => (drop_in.clone(), Some(drop_in_text(files, node, &mut notes)?)),
         (CrioMode::Config, None) => (node.config.clone(), Some(patch_in_place(files, node, &mut notes)?)),
     };
-    Ok(change(files, node, &path, after, notes))
-}
-
-/// Take gpuplan's runtimes (or the hook) out again.
-pub fn revert(files: &Files, node: &NodeRuntime) -> Result<Change, Error> {
-    let (path, after) = match (node.crio_mode, &node.drop_in) {
-        (CrioMode::Hook, _) => (hook_path(node), None),
-        (CrioMode::Config, Some(drop_in)) => (drop_in.clone(), None),
-        (CrioMode::Config, None) => {
-            (node.config.clone(), revert_in_place(&node.config, current(files, &node.config), node)?)
-        }
-    };
-    let mut notes = Vec::new();
-    if after.is_none() && current(files, &path).is_some() {
-        notes.push(format!("{path} is gpuplan's: deleted"));
-    }
-    Ok(change(files, node, &path, after, notes))
-}
-
-/// Every path of the node, `path` becoming `after` and the others unchanged.
-fn change(files: &Files, node: &NodeRuntime, path: &str, after: Option<String>, notes: Vec<String>) -> Change {
     let files = paths(node)
         .into_iter()
         .map(|p| {
@@ -90,10 +68,11 @@ fn change(files: &Files, node: &NodeRuntime, path: &str, after: Option<String>, 
             FileChange { path: p, before, after }
         })
         .collect();
-    Change { files, notes }
+    Ok(Edit { files, notes })
 }
 
-fn hook_path(node: &NodeRuntime) -> String {
+/// The hook file's path.
+pub fn hook_path(node: &NodeRuntime) -> String {
     format!("{}/{}", node.crio_hooks_dir.trim_end_matches('/'), node.crio_hook_filename)
 }
 
@@ -137,8 +116,8 @@ fn drop_in_text(files: &Files, node: &NodeRuntime, notes: &mut Vec<String>) -> R
 /// `crio.conf` with gpuplan's tables and default, edited in place.
 fn patch_in_place(files: &Files, node: &NodeRuntime, notes: &mut Vec<String>) -> Result<String, Error> {
     let file = node.config.as_str();
-    let (created, text) = split_created(current(files, file));
-    let mut text = Text::parse(file, text)?;
+    let created = current(files, file).is_none();
+    let mut text = Text::parse(file, current(files, file).unwrap_or_default())?;
     if !text.exact {
         notes.push(format!("{file} cannot be reproduced byte for byte (mixed line ends?): other lines may change"));
     }
@@ -155,7 +134,10 @@ fn patch_in_place(files: &Files, node: &NodeRuntime, notes: &mut Vec<String>) ->
         match runtimes.get_mut(&rt.name) {
             Some(existing) if toml::plain(existing) == toml::plain(&Item::Table(wanted.clone())) => {}
             Some(Item::Table(existing)) => {
-                notes.push(format!("[crio.runtime.runtimes.{}] rewritten; revert removes it", rt.name));
+                notes.push(format!(
+                    "[crio.runtime.runtimes.{}] is replaced by gpuplan's; a revert puts it back as it is",
+                    rt.name
+                ));
                 toml::style_like(&mut wanted, existing);
                 *wanted.decor_mut() = existing.decor().clone();
                 wanted.set_position(existing.position());
@@ -176,52 +158,22 @@ fn patch_in_place(files: &Files, node: &NodeRuntime, notes: &mut Vec<String>) ->
             let message = format!("`crio.runtime.{DEFAULT}` is not a string");
             return Err(Error::NodeConfig { file: file.into(), span: None, message });
         }
-        toml::set_marked(runtime, DEFAULT, Value::from(node.runtime_name.as_str()));
-    } else if let Some(runtime) = toml::table_mut(root, &RUNTIMES[..2]) {
-        toml::restore_marked(runtime, DEFAULT);
-    }
-    let text = text.render();
-    let patched = if created { format!("{CREATED}\n{text}") } else { text };
-    // Revert must be able to take gpuplan's lines out again. Where toml_edit would move other
-    // lines instead (tables under dotted keys), refuse rather than rewrite the user's file.
-    if revert_in_place(file, Some(&patched), node)? != revert_in_place(file, current(files, file), node)? {
-        let message = "gpuplan cannot add its tables here and take them out again without moving other lines (dotted keys under `crio`?): use a drop-in";
-        return Err(Error::NodeConfig { file: file.into(), span: None, message: message.into() });
-    }
-    Ok(patched)
-}
-
-/// `text` without gpuplan's tables and with the recorded default back.
-fn revert_in_place(file: &str, text: Option<&str>, node: &NodeRuntime) -> Result<Option<String>, Error> {
-    let Some(text) = text else { return Ok(None) };
-    let (created, text) = split_created(Some(text));
-    let mut text = Text::parse(file, text)?;
-    let root = text.doc.as_table_mut();
-    if let Some(runtimes) = toml::table_mut(root, &RUNTIMES) {
-        for rt in &node.runtimes {
-            runtimes.remove(&rt.name);
+        let former = runtime.get(DEFAULT).and_then(Item::as_str).map(str::to_owned);
+        if toml::set_value(runtime, DEFAULT, Value::from(node.runtime_name.as_str())) {
+            notes.push(match former {
+                Some(name) => format!("the default runtime changes from `{name}` to `{}`", node.runtime_name),
+                None => format!("`{}` becomes the default runtime", node.runtime_name),
+            });
         }
-    }
-    if let Some(runtime) = toml::table_mut(root, &RUNTIMES[..2]) {
-        toml::restore_marked(runtime, DEFAULT);
+    } else if let Some(name) =
+        toml::table(root, &RUNTIMES[..2]).and_then(|r| r.get(DEFAULT)).and_then(Item::as_str).filter(|name| ours(name))
+    {
+        notes.push(format!(
+            "the config makes `{name}` the default runtime; set-as-default is off, so gpuplan leaves the default as it is"
+        ));
     }
     let text = text.render();
-    Ok(match created {
-        true if text.trim().is_empty() => None,
-        true => Some(format!("{CREATED}\n{text}")),
-        false => Some(text),
-    })
-}
-
-/// Whether gpuplan created the file (it is missing, or opens with [`CREATED`]), and the rest.
-fn split_created(text: Option<&str>) -> (bool, &str) {
-    match text {
-        None => (true, ""),
-        Some(text) => match text.strip_prefix(CREATED).and_then(|rest| rest.strip_prefix('\n')) {
-            Some(rest) => (true, rest),
-            None => (false, text),
-        },
-    }
+    Ok(if created { format!("{CREATED}\n{text}") } else { text })
 }
 
 /// The options gpuplan's runtimes copy, as upstream picks them: those of the default runtime
@@ -252,56 +204,13 @@ fn entry(template: &Table, rt: &RuntimeBinary) -> Table {
     table
 }
 
-/// `crio.runtime.default_runtime` as it was before gpuplan (from its marker), or as it is.
+/// `crio.runtime.default_runtime`.
 fn previous_default(doc: &DocumentMut) -> Option<String> {
-    let value = toml::table(doc.as_table(), &RUNTIMES[..2])?.get(DEFAULT)?.as_value()?;
-    let suffix = value.decor().suffix().and_then(|s| s.as_str()).unwrap_or_default();
-    let Some(record) = suffix.trim_start().strip_prefix(MARK) else { return value.as_str().map(str::to_owned) };
-    // The record is the former value's text and the line's former comment: an assignment's
-    // right-hand side. `unset` is not a value, so a default gpuplan added gives `None`.
-    let line = format!("x = {record}").parse::<DocumentMut>().ok()?;
-    line.get("x")?.as_str().map(str::to_owned)
+    toml::table(doc.as_table(), &RUNTIMES[..2])?.get(DEFAULT)?.as_str().map(str::to_owned)
 }
 
 fn implicit() -> Table {
     let mut table = Table::new();
     table.set_implicit(true);
     table
-}
-
-/// A TOML file as [`toml::parse`] reads it, with what toml_edit does not give back: a
-/// byte-order mark, CRLF line ends, a missing final newline.
-struct Text {
-    doc: DocumentMut,
-    bom: bool,
-    crlf: bool,
-    final_newline: bool,
-    /// Whether toml_edit gives the text back exactly.
-    exact: bool,
-}
-
-impl Text {
-    fn parse(file: &str, text: &str) -> Result<Text, Error> {
-        let (bom, text) = text.strip_prefix('\u{feff}').map_or((false, text), |rest| (true, rest));
-        let crlf = text.contains("\r\n") && text.matches('\n').count() == text.matches("\r\n").count();
-        let mut body = if crlf { text.replace("\r\n", "\n") } else { text.to_owned() };
-        let final_newline = body.is_empty() || body.ends_with('\n');
-        if !final_newline {
-            body.push('\n');
-        }
-        let doc = toml::parse(&body, file)?;
-        let exact = doc.to_string() == body;
-        Ok(Text { doc, bom, crlf, final_newline, exact })
-    }
-
-    fn render(&self) -> String {
-        let mut text = self.doc.to_string();
-        if !self.final_newline && text.ends_with('\n') {
-            text.pop();
-        }
-        if self.crlf {
-            text = text.replace('\n', "\r\n");
-        }
-        if self.bom { format!("\u{feff}{text}") } else { text }
-    }
 }

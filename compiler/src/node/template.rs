@@ -7,8 +7,8 @@
 //! the template.
 //!
 //! A template is not TOML (`{{ template "base" . }}`), so it is never parsed as such:
-//! gpuplan appends its runtime tables as text between two marker lines and removes exactly
-//! that block on revert. The version and the runtime settings to copy come from the rendered
+//! gpuplan appends its runtime tables as text between two marker lines (in the file's own line
+//! ends); gpuplan's record gives the template back on revert. The version and the runtime settings to copy come from the rendered
 //! config. What a block of new tables cannot do is said in the notes: set the default
 //! runtime or `enable_cdi` (both belong to tables the base template already defines).
 
@@ -16,7 +16,7 @@ use toml_edit::{DocumentMut, Item, Table};
 
 use super::containerd::{Version, cri_plugin, version};
 use super::toml::{ensure_table, parse, table};
-use super::{Change, FileChange, Files, NodeRuntime, current};
+use super::{Edit, FileChange, Files, NodeRuntime, current};
 use crate::error::Error;
 
 /// First line of gpuplan's block.
@@ -63,13 +63,16 @@ fn find_block(text: &str, file: &str) -> Result<Option<(usize, usize, bool)>, Er
             ),
         });
     };
-    let end = if text[end..].starts_with('\n') { end + 1 } else { end };
-    let start = if added && start > 0 { start - 1 } else { start };
+    let end = end + ["\r\n", "\n"].into_iter().find(|nl| text[end..].starts_with(nl)).map_or(0, str::len);
+    let start = match added {
+        true => start - ["\r\n", "\n"].into_iter().find(|nl| text[..start].ends_with(nl)).map_or(0, str::len),
+        false => start,
+    };
     Ok(Some((start, end, added)))
 }
 
 /// Add (or refresh) gpuplan's block.
-pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Change, Error> {
+pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Edit, Error> {
     let path = node.config.as_str();
     let mut notes = Vec::new();
     let text = match current(files, path) {
@@ -115,19 +118,21 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Change, Error> {
     if node.enable_cdi {
         notes.push("a template block cannot set `enable_cdi` (the base template defines the CRI table); containerd 2.x enables CDI by default".into());
     }
+    let crlf = text.contains("\r\n") && text.matches('\n').count() == text.matches("\r\n").count();
+    let nl = if crlf { "\r\n" } else { "\n" };
     let body = doc.to_string();
-    let body = body.trim_start_matches('\n');
+    let body = body.trim_start_matches('\n').replace('\n', nl);
     let after = match block {
         Some((start, end, added)) => {
             let marker = if added { BEGIN_AFTER_NEWLINE } else { BEGIN };
-            let prefix = if added { "\n" } else { "" };
-            format!("{}{prefix}{marker}\n{body}{END}\n{}", &text[..start], &text[end..])
+            let prefix = if added { nl } else { "" };
+            format!("{}{prefix}{marker}{nl}{body}{END}{nl}{}", &text[..start], &text[end..])
         }
-        None if text.is_empty() || text.ends_with('\n') => format!("{text}{BEGIN}\n{body}{END}\n"),
-        None => format!("{text}\n{BEGIN_AFTER_NEWLINE}\n{body}{END}\n"),
+        None if text.is_empty() || text.ends_with('\n') => format!("{text}{BEGIN}{nl}{body}{END}{nl}"),
+        None => format!("{text}{nl}{BEGIN_AFTER_NEWLINE}{nl}{body}{END}{nl}"),
     };
     notes.push(format!("{path} is a template: gpuplan's runtimes are a marked block of text at its end"));
-    Ok(Change {
+    Ok(Edit {
         files: vec![FileChange {
             path: path.to_owned(),
             before: current(files, path).map(str::to_owned),
@@ -135,29 +140,6 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Change, Error> {
         }],
         notes,
     })
-}
-
-/// Remove gpuplan's block, and nothing else.
-pub fn revert(files: &Files, node: &NodeRuntime) -> Result<Change, Error> {
-    let path = node.config.as_str();
-    let before = current(files, path).map(str::to_owned);
-    let after = match &before {
-        None => None,
-        Some(text) => match find_block(text, path)? {
-            None => Some(text.clone()),
-            Some((start, end, _)) => {
-                let rest = format!("{}{}", &text[..start], &text[end..]);
-                // A k3s template gpuplan created holds only the base line once its block is gone.
-                if rest == K3S_BASE && path.ends_with(".tmpl") && text.starts_with(K3S_BASE) && start == K3S_BASE.len()
-                {
-                    None
-                } else {
-                    Some(rest)
-                }
-            }
-        },
-    };
-    Ok(Change { files: vec![FileChange { path: path.to_owned(), before, after }], notes: Vec::new() })
 }
 
 /// The rendered config (or the explicit source) and its version; without one, the version

@@ -1,11 +1,11 @@
 //! Format-preserving TOML edits for the node engines.
 //!
-//! Input: TOML text. Output: documents (`toml_edit`) and the few edits the engines make to
-//! them, each made so that the rest of the file keeps its bytes: tables and keys added in the
-//! style of their siblings, a changed value keeping its line's decoration, and *marked
-//! assignments* — a value gpuplan sets carries the value it replaced in a trailing comment
-//! (`default_runtime_name = "nvidia" # gpuplan: was "runc"`), so a revert restores the exact
-//! original text without any state kept elsewhere.
+//! Input: TOML text. Output: documents (`toml_edit`, wrapped in [`Text`] so that a byte-order
+//! mark, CRLF line ends and a missing final newline survive) and the few edits the engines
+//! make to them, each made so that the rest of the file keeps its bytes: tables and keys added
+//! in the style of their siblings, and a changed value keeping its line's decoration (a
+//! comment after it stays). What a value was before gpuplan is kept in gpuplan's record
+//! ([`super::record`]), not in the file.
 
 use std::sync::Arc;
 
@@ -14,13 +14,6 @@ use toml_edit::{DocumentMut, Item, Table, Value};
 
 use crate::error::Error;
 use crate::values::Span;
-
-/// The comment that marks a value gpuplan set; what follows is the original text.
-pub const MARK: &str = "# gpuplan: was ";
-/// The marker's word for "the key did not exist".
-pub const UNSET: &str = "unset";
-/// The comment on a table header gpuplan had to write (the table had no header before).
-pub const HEADER_ADDED: &str = "# gpuplan: header added";
 
 /// Parse a file, or report where it is malformed.
 pub fn parse(text: &str, file: &str) -> Result<DocumentMut, Error> {
@@ -190,83 +183,68 @@ pub fn insert_styled(table: &mut Table, key: &str, value: Value) {
     }
 }
 
-/// Set `key` to `value`, recording what it replaces in a trailing `# gpuplan: was ...`
-/// comment. Already set by gpuplan (marked) to the same value: nothing changes. Returns
-/// whether anything changed.
-pub fn set_marked(table: &mut Table, key: &str, value: Value) -> bool {
+/// Set `key` to `value`, keeping the line's decoration (indentation, a trailing comment); a
+/// new key is styled like the table's others, and a table that had no header of its own gets
+/// one. Returns whether anything changed.
+pub fn set_value(table: &mut Table, key: &str, value: Value) -> bool {
     let Some(item) = table.get_mut(key) else {
-        if table.is_implicit() {
-            // The key needs a header the table did not have: say so, so revert can take it away.
-            table.set_implicit(false);
-            table.decor_mut().set_suffix(format!(" {HEADER_ADDED}"));
-        }
-        let mut value = value;
-        value.decor_mut().set_suffix(format!(" {MARK}{UNSET}"));
+        table.set_implicit(false);
         insert_styled(table, key, value);
         return true;
     };
     let Some(current) = item.as_value_mut() else {
         return false;
     };
-    let suffix = current.decor().suffix().and_then(|s| s.as_str()).unwrap_or_default().to_owned();
-    if suffix.trim_start().starts_with(MARK) {
-        if plain_value(current) == plain_value(&value) {
-            return false;
-        }
-        // Marked but different (the values changed since): keep the original record.
-        let prefix = prefix(current.decor());
-        *current = value;
-        current.decor_mut().set_prefix(prefix);
-        current.decor_mut().set_suffix(suffix);
-        return true;
-    }
     if plain_value(current) == plain_value(&value) {
         return false;
     }
-    let prefix = prefix(current.decor());
-    let original = {
-        let mut bare = current.clone();
-        bare.decor_mut().clear();
-        bare.to_string()
-    };
+    let decor = current.decor().clone();
     *current = value;
-    current.decor_mut().set_prefix(prefix);
-    current.decor_mut().set_suffix(format!(" {MARK}{original}{suffix}"));
+    *current.decor_mut() = decor;
     true
 }
 
-/// Undo [`set_marked`] on `key`: restore the recorded value and trailing text, or remove a
-/// key gpuplan added. Unmarked keys are left alone. Returns whether anything changed.
-pub fn restore_marked(table: &mut Table, key: &str) -> bool {
-    let Some(current) = table.get(key).and_then(Item::as_value) else {
-        return false;
-    };
-    let suffix = current.decor().suffix().and_then(|s| s.as_str()).unwrap_or_default();
-    let Some(record) = suffix.trim_start().strip_prefix(MARK) else {
-        return false;
-    };
-    if record.trim() == UNSET {
-        table.remove(key);
-        let header_added = table.decor().suffix().and_then(|s| s.as_str()).is_some_and(|s| s.trim() == HEADER_ADDED);
-        if header_added && table.iter().all(|(_, item)| !item.is_value()) {
-            table.set_implicit(true);
-            table.decor_mut().set_suffix("");
+/// A TOML file as [`parse`] reads it, with what toml_edit does not give back: a byte-order
+/// mark, CRLF line ends, a missing final newline.
+pub struct Text {
+    /// The document.
+    pub doc: DocumentMut,
+    bom: bool,
+    crlf: bool,
+    final_newline: bool,
+    /// Whether the text comes back byte for byte when nothing is edited.
+    pub exact: bool,
+}
+
+impl Text {
+    /// Parse a file's text.
+    pub fn parse(file: &str, text: &str) -> Result<Text, Error> {
+        let (bom, text) = text.strip_prefix('\u{feff}').map_or((false, text), |rest| (true, rest));
+        let crlf = text.contains("\r\n") && text.matches('\n').count() == text.matches("\r\n").count();
+        let mut body = if crlf { text.replace("\r\n", "\n") } else { text.to_owned() };
+        let final_newline = body.is_empty() || body.ends_with('\n');
+        if !final_newline {
+            body.push('\n');
         }
-        return true;
+        let doc = parse(&body, file)?;
+        let exact = doc.to_string() == body;
+        Ok(Text { doc, bom, crlf, final_newline, exact })
     }
-    // The record is the original value's text followed by the line's original trailing text:
-    // parsed as an assignment, it gives back both exactly.
-    let Ok(doc) = format!("x = {record}").parse::<DocumentMut>() else {
-        return false;
-    };
-    let Some(original) = doc.get("x").and_then(Item::as_value) else {
-        return false;
-    };
-    let prefix = prefix(current.decor());
-    let mut restored = original.clone();
-    restored.decor_mut().set_prefix(prefix);
-    if let Some(slot) = table.get_mut(key).and_then(Item::as_value_mut) {
-        *slot = restored;
+
+    /// The document's text, with the file's byte-order mark, line ends and final newline.
+    pub fn render(&self) -> String {
+        self.render_doc(&self.doc)
     }
-    true
+
+    /// Another document's text in this file's manner.
+    pub fn render_doc(&self, doc: &DocumentMut) -> String {
+        let mut text = doc.to_string();
+        if !self.final_newline && text.ends_with('\n') {
+            text.pop();
+        }
+        if self.crlf {
+            text = text.replace('\n', "\r\n");
+        }
+        if self.bom { format!("\u{feff}{text}") } else { text }
+    }
 }

@@ -1,7 +1,8 @@
 //! Builders that keep node tests to a few lines.
 
+use gpuplan_compiler::Error;
 use gpuplan_compiler::node::runtime::{CrioMode, RestartMode};
-use gpuplan_compiler::node::{Change, Files, NodeRuntime, RuntimeBinary, RuntimeKind};
+use gpuplan_compiler::node::{self, Change, Files, Foreign, NodeRuntime, RuntimeBinary, RuntimeKind};
 
 /// The top-level containerd config path the fixtures use.
 pub const CONFIG: &str = "/etc/containerd/config.toml";
@@ -52,10 +53,15 @@ pub fn after(change: &Change, path: &str) -> Option<String> {
     change.files.iter().find(|f| f.path == path).and_then(|f| f.after.clone())
 }
 
-/// The files after a change.
+/// `node::apply` refusing files gpuplan did not write, as the CLI does by default.
+pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Change, Error> {
+    node::apply(files, node, Foreign::Refuse)
+}
+
+/// The files after a change: every step of its transaction made, the record included.
 pub fn applied(mut files: Files, change: &Change) -> Files {
-    for f in &change.files {
-        files.insert(f.path.clone(), f.after.clone());
+    for step in &change.steps {
+        files.insert(step.path.clone(), step.text.clone());
     }
     files
 }

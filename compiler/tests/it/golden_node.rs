@@ -9,6 +9,8 @@ use gpuplan_compiler::diff::unified;
 use gpuplan_compiler::node::{self, Files};
 use gpuplan_compiler::{InputFile, Inputs};
 
+use super::fixtures::{applied, patch};
+
 fn cases() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/node");
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
@@ -72,11 +74,10 @@ fn golden_node_cases() {
         let node = node_for(&case);
         let paths = node::paths(&node);
         let before = read_tree(&case.join("in"), &paths);
-        let change = node::patch(&before, &node).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
-        let mut after = before.clone();
+        let change = patch(&before, &node).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        let after = applied(before.clone(), &change);
         let mut diff = String::new();
         for f in &change.files {
-            after.insert(f.path.clone(), f.after.clone());
             diff.push_str(&unified(&f.path, f.before.as_deref(), f.after.as_deref()));
             expect_file(
                 &case.join("patched").join(f.path.trim_start_matches('/')),
@@ -87,14 +88,14 @@ fn golden_node_cases() {
         }
         expect_file(&case.join("patch.diff"), Some(&diff), update, &mut failures);
         expect_file(&case.join("notes.txt"), Some(&(change.notes.join("\n") + "\n")), update, &mut failures);
-        let again = node::patch(&after, &node).expect("patches again");
+        let again = patch(&after, &node).expect("patches again");
         if !again.is_unchanged() {
             failures.push(format!("{}: applying twice changed something", case.display()));
         }
-        let reverted = node::revert(&after, &node).expect("reverts");
-        for f in &reverted.files {
-            if f.after != before.get(&f.path).cloned().flatten() {
-                failures.push(format!("{}: revert did not give back {} byte for byte", case.display(), f.path));
+        let reverted = applied(after.clone(), &node::revert(&after, &node).expect("reverts"));
+        for (path, text) in &reverted {
+            if text != before.get(path).unwrap_or(&None) {
+                failures.push(format!("{}: revert did not give back {path} byte for byte", case.display()));
             }
         }
     }

@@ -11,6 +11,8 @@ mod node_conformance;
 mod node_containerd;
 mod node_crio;
 mod node_docker;
+mod node_ownership;
+mod node_roundtrip;
 mod render_dcgm;
 mod render_device_plugin_gfd_mig;
 mod render_driver_validation;

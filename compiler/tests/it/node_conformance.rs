@@ -8,6 +8,8 @@ use gpuplan_compiler::node::containerd::{binary_path, cri_plugin};
 use gpuplan_compiler::node::runtime::RestartMode;
 use gpuplan_compiler::node::toml::plain;
 use gpuplan_compiler::node::{self, Change, Files, NodeRuntime, RuntimeBinary};
+
+use super::fixtures::patch;
 use serde_json::{Map, Value as J};
 use toml_edit::{DocumentMut, Item};
 
@@ -63,8 +65,8 @@ fn after(change: &Change, path: &str) -> Option<String> {
 }
 
 fn apply(files: &mut Files, change: &Change) {
-    for f in &change.files {
-        files.insert(f.path.clone(), f.after.clone());
+    for step in &change.steps {
+        files.insert(step.path.clone(), step.text.clone());
     }
 }
 
@@ -116,6 +118,17 @@ fn cdi_where_read(expected: &mut J) {
     }
 }
 
+/// Issue 11 (design.md 6.8): with set-as-default off, gpuplan leaves the config's default
+/// runtime as it is, even when it names the runtime gpuplan writes (and says so); upstream
+/// deletes it, which silently makes `runc` the default.
+fn keeps_the_default(expected: &mut J, input: &str, version: i64) {
+    let plugin = cri_plugin(version);
+    let default = tree(input).pointer(&format!("/plugins/{plugin}/containerd/default_runtime_name")).cloned();
+    if let (Some(default), Some(containerd)) = (default, at(expected, &["plugins", plugin, "containerd"])) {
+        containerd.entry("default_runtime_name").or_insert(default);
+    }
+}
+
 /// Drop empty tables (gpuplan's implicit parents print nothing) so trees compare by content.
 fn prune(value: &mut J) {
     if let J::Object(map) = value {
@@ -145,7 +158,7 @@ fn engine_case(case: &J, failures: &mut Vec<String>) {
     node.runtime_type = o["runtime_type"].as_str().unwrap_or_default().into();
     node.use_legacy_config = legacy;
     let top = (!input.is_empty()).then_some(input);
-    let change = node::patch(&files(top), &node).expect("patches");
+    let change = patch(&files(top), &node).expect("patches");
     let mut expected = tree(case["expected_toml"].as_str().unwrap_or_default());
     let version = expected["version"].as_i64().unwrap_or(2);
     let ours = if legacy { after(&change, TOP) } else { after(&change, DROP_IN) };
@@ -154,6 +167,9 @@ fn engine_case(case: &J, failures: &mut Vec<String>) {
     }
     if version == 2 && !legacy {
         keeps_builtin_runc(&mut expected);
+    }
+    if !node.set_as_default && version == 2 && !input.is_empty() && !legacy {
+        keeps_the_default(&mut expected, input, version);
     }
     if legacy && !input.is_empty() && !input.contains("version") {
         // Difference 1 (design.md 6.1): only the lines that must change, change. A file
@@ -191,7 +207,7 @@ fn lifecycle_case(case: &J, failures: &mut Vec<String>) {
     if let Some(d) = &node.drop_in {
         state.insert(d.clone(), None);
     }
-    let setup = node::patch(&state, &node).expect("patches");
+    let setup = patch(&state, &node).expect("patches");
     apply(&mut state, &setup);
     let version = original.as_deref().map_or(2, |t| tree(t)["version"].as_i64().unwrap_or(1));
     let expect = &case["expected_after_setup"];
@@ -235,7 +251,7 @@ fn app_case(case: &J, failures: &mut Vec<String>) {
     node.enable_cdi = flag("--enable-cdi-in-runtime=").map_or(node.cdi, |v| v == "true");
     let mut state = Files::new();
     state.insert(node.config.clone(), None);
-    let change = node::patch(&state, &node).expect("patches");
+    let change = patch(&state, &node).expect("patches");
     let expect = &case["expected_after_setup"];
     same(
         tree(&after(&change, &node.config).unwrap_or_default()),
@@ -264,7 +280,7 @@ fn ctk_case(case: &J, failures: &mut Vec<String>) {
     let input = case["input_toml"].as_str().unwrap_or_default();
     let mut state = Files::new();
     state.insert(node.config.clone(), (!input.is_empty()).then(|| input.to_owned()));
-    let change = node::patch(&state, &node).expect("patches");
+    let change = patch(&state, &node).expect("patches");
     let top = after(&change, &node.config).unwrap_or_default();
     let drop_in = after(&change, node.drop_in.as_deref().unwrap_or_default()).unwrap_or_default();
     let expect = &case["expected_after_setup"];
@@ -299,7 +315,7 @@ fn legacy_node(o: &J) -> NodeRuntime {
 
 fn legacy_update_case(case: &J, failures: &mut Vec<String>) {
     let node = legacy_node(&case["options"]);
-    let change = node::patch(&files(None), &node).expect("patches");
+    let change = patch(&files(None), &node).expect("patches");
     let ours = tree(&after(&change, TOP).unwrap_or_default());
     let e = &case["expected"];
     for key in e["absent_keys"].as_array().into_iter().flatten().filter_map(J::as_str) {
@@ -316,18 +332,25 @@ fn legacy_update_case(case: &J, failures: &mut Vec<String>) {
     }
 }
 
+/// Difference 8 (design.md 6.8): gpuplan owns only what it wrote. Upstream's revert removes
+/// every NVIDIA runtime it finds, whoever wrote it; gpuplan, with no record of changing the
+/// file, leaves it as it is — and after its own apply, gives back exactly the input.
 fn legacy_revert_case(case: &J, failures: &mut Vec<String>) {
     let mut node = legacy_node(&case["options"]);
     node.runtimes = three("/test/runtime/dir");
-    let input = json_to_doc(&case["input_tree"]);
-    let change = node::revert(&files(Some(&input.to_string())), &node).expect("reverts");
-    let mut ours = tree(&after(&change, TOP).unwrap_or_default());
-    // gpuplan removes only what it or a toolkit added; the `version` line the file already had
-    // stays (upstream drops a lone `version` and then the empty file).
-    if let Some(map) = ours.as_object_mut() {
-        map.remove("version");
+    let input = json_to_doc(&case["input_tree"]).to_string();
+    let mut state = files(Some(&input));
+    let change = node::revert(&state, &node).expect("reverts");
+    if !change.is_unchanged() {
+        failures.push(format!("revert without a record changed the file: {:?}", after(&change, TOP)));
     }
-    same(ours, case["expected"]["tree"].clone(), "after revert", failures);
+    let setup = patch(&state, &node).expect("patches");
+    apply(&mut state, &setup);
+    let cleanup = node::revert(&state, &node).expect("reverts");
+    apply(&mut state, &cleanup);
+    if state.get(TOP).cloned().flatten().as_deref() != Some(input.as_str()) {
+        failures.push(format!("apply then revert did not give back the input: {:?}", state.get(TOP)));
+    }
 }
 
 fn json_to_doc(value: &J) -> DocumentMut {
@@ -372,7 +395,7 @@ fn imports_case(case: &J, failures: &mut Vec<String>) {
     let input = format!("version = 2\n{}", case["input_toml"].as_str().unwrap_or_default());
     let mut state = files(Some(&input));
     state.insert(node.drop_in.clone().unwrap_or_default(), None);
-    let change = node::patch(&state, &node).expect("patches");
+    let change = patch(&state, &node).expect("patches");
     let ours = tree(&after(&change, TOP).unwrap_or_default());
     if ours["imports"] != case["expected"]["imports"] {
         failures.push(format!("imports {}", ours["imports"]));

@@ -4,7 +4,7 @@
 use gpuplan_compiler::Error;
 use gpuplan_compiler::node::{self, template};
 
-use super::fixtures::{CONFIG, DROP_IN, after, applied, containerd, files};
+use super::fixtures::{CONFIG, DROP_IN, after, applied, containerd, files, patch};
 
 const COMMENTED: &str = "# Node config; keep these comments.\nversion = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\".containerd]\n  default_runtime_name = 'runc'   # ours\n\n  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n    runtime_type = \"io.containerd.runc.v2\"\n    [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n      SystemdCgroup = true\n";
 
@@ -12,11 +12,11 @@ const COMMENTED: &str = "# Node config; keep these comments.\nversion = 2\n\n[pl
 /// `imports`.
 #[test]
 fn given_a_commented_config_patching_changes_only_the_import_line() {
-    let change = node::patch(&files(&[(CONFIG, Some(COMMENTED)), (DROP_IN, None)]), &containerd()).expect("patches");
+    let change = patch(&files(&[(CONFIG, Some(COMMENTED)), (DROP_IN, None)]), &containerd()).expect("patches");
     let before: Vec<&str> = COMMENTED.lines().collect();
     let after_text = after(&change, CONFIG).expect("kept");
     let added: Vec<&str> = after_text.lines().filter(|l| !before.contains(l)).collect();
-    assert_eq!(added, ["imports = [\"/etc/containerd/conf.d/*.toml\"] # gpuplan: was unset"]);
+    assert_eq!(added, ["imports = [\"/etc/containerd/conf.d/*.toml\"]"]);
     assert_eq!(after_text.lines().filter(|l| before.contains(l)).count(), before.len(), "every original line stays");
 }
 
@@ -29,9 +29,9 @@ fn given_an_in_place_default_revert_restores_the_exact_previous_line() {
     node.set_as_default = true;
     node.enable_cdi = true;
     let start = files(&[(CONFIG, Some(COMMENTED))]);
-    let patched = node::patch(&start, &node).expect("patches");
+    let patched = patch(&start, &node).expect("patches");
     let text = after(&patched, CONFIG).expect("text");
-    assert!(text.contains("default_runtime_name = \"nvidia\" # gpuplan: was 'runc'   # ours\n"), "{text}");
+    assert!(text.contains("  default_runtime_name = \"nvidia\"   # ours\n"), "{text}");
     let reverted = node::revert(&applied(start, &patched), &node).expect("reverts");
     assert_eq!(after(&reverted, CONFIG).as_deref(), Some(COMMENTED));
 }
@@ -40,9 +40,9 @@ fn given_an_in_place_default_revert_restores_the_exact_previous_line() {
 #[test]
 fn given_an_applied_config_patching_again_is_unchanged() {
     let start = files(&[(CONFIG, Some(COMMENTED)), (DROP_IN, None)]);
-    let first = node::patch(&start, &containerd()).expect("patches");
+    let first = patch(&start, &containerd()).expect("patches");
     assert!(!first.is_unchanged());
-    let second = node::patch(&applied(start, &first), &containerd()).expect("patches");
+    let second = patch(&applied(start, &first), &containerd()).expect("patches");
     assert!(second.is_unchanged(), "{:?}", second.changed().map(|f| &f.path).collect::<Vec<_>>());
 }
 
@@ -51,7 +51,7 @@ fn given_an_applied_config_patching_again_is_unchanged() {
 #[test]
 fn given_a_version_3_config_the_drop_in_is_minimal() {
     let v3 = "version = 3\n[plugins.\"io.containerd.cri.v1.runtime\"]\n  enable_selinux = true\n[plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes.runc]\n  runtime_type = \"io.containerd.runc.v2\"\n  runtime_root = \"/run/runc\"\n";
-    let change = node::patch(&files(&[(CONFIG, Some(v3)), (DROP_IN, None)]), &containerd()).expect("patches");
+    let change = patch(&files(&[(CONFIG, Some(v3)), (DROP_IN, None)]), &containerd()).expect("patches");
     let drop_in = after(&change, DROP_IN).expect("drop-in");
     assert!(!drop_in.contains("enable_selinux"), "no copy of the CRI section:\n{drop_in}");
     assert!(!drop_in.contains("runtimes.runc]"), "no copy of runc:\n{drop_in}");
@@ -64,7 +64,7 @@ fn given_a_version_3_config_the_drop_in_is_minimal() {
 #[test]
 fn given_a_version_2_config_the_drop_in_repeats_the_cri_section_with_runc() {
     let v2 = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"pause:3.9\"\n";
-    let change = node::patch(&files(&[(CONFIG, Some(v2)), (DROP_IN, None)]), &containerd()).expect("patches");
+    let change = patch(&files(&[(CONFIG, Some(v2)), (DROP_IN, None)]), &containerd()).expect("patches");
     let drop_in = after(&change, DROP_IN).expect("drop-in");
     assert!(drop_in.contains("sandbox_image = \"pause:3.9\""), "{drop_in}");
     assert!(drop_in.contains("[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\nruntime_type = \"io.containerd.runc.v2\"\n"), "{drop_in}");
@@ -77,10 +77,10 @@ fn given_a_version_1_config_it_is_edited_in_place_with_enable_cdi_where_read() {
     let v1 = "[plugins.cri.containerd.runtimes.runc]\n  runtime_type = \"io.containerd.runc.v1\"\n";
     let mut node = containerd();
     node.enable_cdi = true;
-    let change = node::patch(&files(&[(CONFIG, Some(v1)), (DROP_IN, None)]), &node).expect("patches");
+    let change = patch(&files(&[(CONFIG, Some(v1)), (DROP_IN, None)]), &node).expect("patches");
     assert_eq!(after(&change, DROP_IN), None, "no drop-in");
     let text = after(&change, CONFIG).expect("in place");
-    assert!(text.contains("[plugins.cri] # gpuplan: header added\nenable_cdi = true # gpuplan: was unset\n"), "{text}");
+    assert!(text.contains("[plugins.cri]\nenable_cdi = true\n"), "{text}");
     assert!(
         text.contains("Runtime = \"/usr/local/nvidia/toolkit/nvidia-container-runtime\""),
         "v1 also sets options.Runtime:\n{text}"
@@ -88,15 +88,15 @@ fn given_a_version_1_config_it_is_edited_in_place_with_enable_cdi_where_read() {
     assert!(change.notes.iter().any(|n| n.contains("version 1 config: edited in place")), "{:?}", change.notes);
 }
 
-/// 6.6: a Go template is never parsed as TOML: a marked block is appended, and revert
-/// removes exactly that block.
+/// 6.6: a Go template is never parsed as TOML: a marked block is appended, and revert gives
+/// the template back.
 #[test]
 fn given_a_go_template_a_marked_block_is_appended_and_removed() {
     let tmpl = "{{ template \"base\" . }}\n{{ if .NodeConfig.AgentConfig.Snapshotter }}x = 1{{ end }}";
     let mut node = containerd();
     node.config = "/var/lib/rancher/k3s/agent/etc/containerd/config.toml.tmpl".into();
     let start = files(&[(node.config.as_str(), Some(tmpl))]);
-    let change = node::patch(&start, &node).expect("a template that is not TOML still patches");
+    let change = patch(&start, &node).expect("a template that is not TOML still patches");
     let text = after(&change, &node.config).expect("text");
     assert!(text.starts_with(&format!("{tmpl}\n{}\n", template::BEGIN_AFTER_NEWLINE)), "{text}");
     assert!(text.ends_with(&format!("{}\n", template::END)), "{text}");
@@ -114,7 +114,7 @@ fn given_files_of_each_kind_the_version_comes_from_the_file() {
         ("version = 3\n", "io.containerd.cri.v1.runtime"),
         ("[plugins.cri]\n", "plugins.cri.containerd.runtimes.nvidia"),
     ] {
-        let change = node::patch(&files(&[(CONFIG, Some(text)), (DROP_IN, None)]), &node).expect("patches");
+        let change = patch(&files(&[(CONFIG, Some(text)), (DROP_IN, None)]), &node).expect("patches");
         let written: String = change.files.iter().filter_map(|f| f.after.clone()).collect();
         assert!(written.contains(plugin), "{text:?} → {written}");
     }
@@ -124,7 +124,7 @@ fn given_files_of_each_kind_the_version_comes_from_the_file() {
 #[test]
 fn given_malformed_toml_the_error_names_file_line_and_column() {
     let broken = "version = 2\n[plugins\nx = 1\n";
-    let err = node::patch(&files(&[(CONFIG, Some(broken)), (DROP_IN, None)]), &containerd()).expect_err("malformed");
+    let err = patch(&files(&[(CONFIG, Some(broken)), (DROP_IN, None)]), &containerd()).expect_err("malformed");
     match err {
         Error::NodeConfig { file, span: Some(span), .. } => {
             assert_eq!(&*file, CONFIG);

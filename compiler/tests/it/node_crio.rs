@@ -1,8 +1,8 @@
 //! The CRI-O engine: a generated drop-in, `crio.conf` edited in place, or the OCI hook file.
 //!
 //! Given CRI-O configs as nodes have them (a `crio.conf` whose default is `crun`, CRI-O's own
-//! commented template, none at all), patching produces the exact text written out below,
-//! reverting gives back the original bytes (or the original absence), patching twice changes
+//! commented template, none at all), applying produces the exact text written out below,
+//! reverting gives back the original bytes (or the original absence), applying twice changes
 //! nothing, and malformed TOML is an error with line and column.
 
 use gpuplan_compiler::Error;
@@ -13,6 +13,7 @@ use proptest::prelude::*;
 const CONFIG: &str = "/etc/crio/crio.conf";
 const DROP_IN: &str = "/etc/crio/crio.conf.d/99-nvidia.toml";
 const HOOK: &str = "/usr/share/containers/oci/hooks.d/oci-nvidia-hook.json";
+const RECORD: &str = "/etc/crio/.crio.conf.gpuplan";
 
 /// A CRI-O node as the defaults resolve it with CDI on: three runtimes in the drop-in.
 fn node() -> NodeRuntime {
@@ -38,11 +39,12 @@ fn in_place(node: NodeRuntime) -> NodeRuntime {
     NodeRuntime { drop_in: None, ..node }
 }
 
-use super::fixtures::files;
+use super::fixtures::{files, patch};
 
-/// The files as they are after `change`.
+/// The files as they are after `change` (its transaction made on the files it started from).
 fn apply(change: &Change) -> Files {
-    change.files.iter().map(|f| (f.path.clone(), f.after.clone())).collect()
+    let start = change.files.iter().chain([&change.record]).map(|f| (f.path.clone(), f.before.clone())).collect();
+    super::fixtures::applied(start, change)
 }
 
 fn after(change: &Change, path: &str) -> Option<String> {
@@ -79,8 +81,8 @@ const TEMPLATE: &str = "# The CRI-O configuration file.\n\n[crio]\n\n# root = \"
 
 #[test]
 fn given_a_main_config_writes_a_drop_in_copying_the_default_runtimes_options() {
-    let change = node::patch(&files(&[(CONFIG, Some(MAIN))]), &one_runtime()).unwrap();
-    let expected = r#"# Managed by gpuplan: this file is deleted when gpuplan reverts the node's runtime config.
+    let change = patch(&files(&[(CONFIG, Some(MAIN))]), &one_runtime()).unwrap();
+    let expected = r#"# Managed by gpuplan: NVIDIA runtimes for CRI-O. A revert gives back what was here before.
 [crio.runtime]
 default_runtime = "nvidia"
 
@@ -99,7 +101,7 @@ runtime_type = "oci"
 #[test]
 fn given_set_as_default_off_the_drop_in_holds_only_the_runtimes() {
     let node = NodeRuntime { set_as_default: false, ..node() };
-    let text = after(&node::patch(&files(&[(CONFIG, Some(MAIN))]), &node).unwrap(), DROP_IN).unwrap();
+    let text = after(&patch(&files(&[(CONFIG, Some(MAIN))]), &node).unwrap(), DROP_IN).unwrap();
     let headers: Vec<&str> = text.lines().filter(|l| l.starts_with('[')).collect();
     let expected = [
         "[crio.runtime.runtimes.nvidia]",
@@ -114,9 +116,8 @@ fn given_set_as_default_off_the_drop_in_holds_only_the_runtimes() {
 #[test]
 fn given_nothing_to_copy_writes_only_path_and_type() {
     for main in [None, Some(TEMPLATE)] {
-        let change =
-            node::patch(&files(&[(CONFIG, main)]), &NodeRuntime { set_as_default: false, ..one_runtime() }).unwrap();
-        let expected = "# Managed by gpuplan: this file is deleted when gpuplan reverts the node's runtime config.\n[crio.runtime.runtimes.nvidia]\nruntime_path = \"/usr/local/nvidia/toolkit/nvidia-container-runtime\"\nruntime_type = \"oci\"\n";
+        let change = patch(&files(&[(CONFIG, main)]), &NodeRuntime { set_as_default: false, ..one_runtime() }).unwrap();
+        let expected = "# Managed by gpuplan: NVIDIA runtimes for CRI-O. A revert gives back what was here before.\n[crio.runtime.runtimes.nvidia]\nruntime_path = \"/usr/local/nvidia/toolkit/nvidia-container-runtime\"\nruntime_type = \"oci\"\n";
         assert_eq!(after(&change, DROP_IN).as_deref(), Some(expected));
         assert!(change.notes.iter().any(|n| n.contains("defines no runtime to copy options from")));
     }
@@ -125,25 +126,25 @@ fn given_nothing_to_copy_writes_only_path_and_type() {
 #[test]
 fn given_an_nvidia_default_copies_runc_and_given_a_source_reads_it() {
     let main = MAIN.replace("'crun'", "\"nvidia\"");
-    let text = after(&node::patch(&files(&[(CONFIG, Some(&main))]), &one_runtime()).unwrap(), DROP_IN).unwrap();
+    let text = after(&patch(&files(&[(CONFIG, Some(&main))]), &one_runtime()).unwrap(), DROP_IN).unwrap();
     assert!(text.contains("[crio.runtime.runtimes.nvidia]\nruntime_root = \"/run/runc\"\nruntime_path"), "{text}");
 
     let source = "/etc/crio/crio.conf.d/10-crio.conf";
     let node = NodeRuntime { source: Some(source.into()), ..one_runtime() };
-    assert_eq!(node::paths(&node), [CONFIG, source, DROP_IN]);
+    assert_eq!(node::paths(&node), [CONFIG, source, DROP_IN, RECORD]);
     let crun =
         "[crio.runtime]\ndefault_runtime = \"crun\"\n[crio.runtime.runtimes.crun]\nruntime_root = \"/run/k-crun\"\n";
-    let change = node::patch(&files(&[(CONFIG, Some(MAIN)), (source, Some(crun))]), &node).unwrap();
+    let change = patch(&files(&[(CONFIG, Some(MAIN)), (source, Some(crun))]), &node).unwrap();
     assert!(after(&change, DROP_IN).unwrap().contains("runtime_root = \"/run/k-crun\""));
 }
 
 #[test]
 fn in_place_edits_only_the_default_line_and_adds_styled_tables() {
-    let change = node::patch(&files(&[(CONFIG, Some(MAIN))]), &in_place(one_runtime())).unwrap();
+    let change = patch(&files(&[(CONFIG, Some(MAIN))]), &in_place(one_runtime())).unwrap();
     let expected = MAIN
         .replace(
             "default_runtime = 'crun' # crun is faster here",
-            "default_runtime = \"nvidia\" # gpuplan: was 'crun' # crun is faster here",
+            "default_runtime = \"nvidia\" # crun is faster here",
         )
         .replace(
             "    runtime_root = \"/run/runc\"\n",
@@ -151,48 +152,55 @@ fn in_place_edits_only_the_default_line_and_adds_styled_tables() {
         );
     assert_eq!(after(&change, CONFIG), Some(expected));
     assert_eq!(change.files.len(), 1, "no drop-in path: {:?}", change.files);
+    assert!(
+        change.notes.iter().any(|n| n == "the default runtime changes from `crun` to `nvidia`"),
+        "{:?}",
+        change.notes
+    );
 }
 
 /// The new table follows its sibling's spacing: `crun` opens the file, so no blank line.
 #[test]
-fn in_place_records_an_absent_default_and_a_header_it_had_to_write() {
+fn in_place_writes_a_header_the_default_needs() {
     let config = "[crio.runtime.runtimes.crun]\nruntime_root = \"/run/crun\"\n";
-    let change = node::patch(&files(&[(CONFIG, Some(config))]), &in_place(one_runtime())).unwrap();
-    let expected = "[crio.runtime] # gpuplan: header added\ndefault_runtime = \"nvidia\" # gpuplan: was unset\n[crio.runtime.runtimes.crun]\nruntime_root = \"/run/crun\"\n[crio.runtime.runtimes.nvidia]\nruntime_root = \"/run/crun\"\nruntime_path = \"/usr/local/nvidia/toolkit/nvidia-container-runtime\"\nruntime_type = \"oci\"\n";
+    let change = patch(&files(&[(CONFIG, Some(config))]), &in_place(one_runtime())).unwrap();
+    let expected = "[crio.runtime]\ndefault_runtime = \"nvidia\"\n[crio.runtime.runtimes.crun]\nruntime_root = \"/run/crun\"\n[crio.runtime.runtimes.nvidia]\nruntime_root = \"/run/crun\"\nruntime_path = \"/usr/local/nvidia/toolkit/nvidia-container-runtime\"\nruntime_type = \"oci\"\n";
     assert_eq!(after(&change, CONFIG).as_deref(), Some(expected));
 
-    let created = node::patch(&files(&[]), &in_place(NodeRuntime { set_as_default: false, ..one_runtime() })).unwrap();
-    let expected = "# Created by gpuplan: deleted when gpuplan reverts the node's runtime config, unless it holds more.\n[crio.runtime.runtimes.nvidia]\nruntime_path = \"/usr/local/nvidia/toolkit/nvidia-container-runtime\"\nruntime_type = \"oci\"\n";
+    let created = patch(&files(&[]), &in_place(NodeRuntime { set_as_default: false, ..one_runtime() })).unwrap();
+    let expected = "# Created by gpuplan for its NVIDIA runtimes. Deleted when gpuplan reverts.\n[crio.runtime.runtimes.nvidia]\nruntime_path = \"/usr/local/nvidia/toolkit/nvidia-container-runtime\"\nruntime_type = \"oci\"\n";
     assert_eq!(after(&created, CONFIG).as_deref(), Some(expected));
 }
 
+/// A change of values builds on the text before gpuplan, not on gpuplan's last write.
 #[test]
-fn in_place_patch_without_set_as_default_restores_the_recorded_default() {
-    let on = node::patch(&files(&[(CONFIG, Some(MAIN))]), &in_place(node())).unwrap();
+fn in_place_apply_without_set_as_default_gives_the_former_default_back() {
+    let on = patch(&files(&[(CONFIG, Some(MAIN))]), &in_place(node())).unwrap();
     let off = in_place(NodeRuntime { set_as_default: false, ..node() });
-    let switched = node::patch(&apply(&on), &off).unwrap();
-    let direct = node::patch(&files(&[(CONFIG, Some(MAIN))]), &off).unwrap();
+    let switched = patch(&apply(&on), &off).unwrap();
+    let direct = patch(&files(&[(CONFIG, Some(MAIN))]), &off).unwrap();
     assert_eq!(after(&switched, CONFIG), after(&direct, CONFIG));
     assert!(after(&direct, CONFIG).unwrap().contains("default_runtime = 'crun' # crun is faster here\n"));
 }
 
-/// Found by `any_file_gives_a_located_error_or_an_exact_change`: toml_edit would write the
-/// dotted key before `default_runtime` once the runtime tables exist, so revert could not give
-/// the file back. gpuplan refuses instead, with the way out.
+/// Found by `any_file_gives_a_located_error_or_an_exact_change`: toml_edit writes the dotted
+/// key before `default_runtime` once the runtime tables exist. The record still gives the file
+/// back byte for byte.
 #[test]
-fn in_place_refuses_a_file_it_could_not_give_back() {
+fn in_place_with_dotted_keys_still_reverts_to_the_bytes() {
     let text = "[crio.image]\n[crio]\ndefault_runtime = \"crun\"\nruntime.default_runtime = \"crun\"";
-    let err = node::patch(&files(&[(CONFIG, Some(text))]), &in_place(node())).unwrap_err();
-    assert!(matches!(&err, Error::NodeConfig { span: None, .. }), "{err}");
-    assert!(err.to_string().ends_with("use a drop-in"), "{err}");
-    assert!(node::patch(&files(&[(CONFIG, Some(text))]), &node()).is_ok(), "the drop-in reads it fine");
+    let before = files(&[(CONFIG, Some(text))]);
+    let patched = patch(&before, &in_place(node())).unwrap();
+    let reverted = node::revert(&apply(&patched), &in_place(node())).unwrap();
+    assert_eq!(after(&reverted, CONFIG).as_deref(), Some(text));
+    assert!(apply(&reverted).get(RECORD).is_some_and(Option::is_none), "the record goes with the revert");
 }
 
 #[test]
 fn hook_mode_writes_the_oci_hook() {
     let node = NodeRuntime { crio_mode: CrioMode::Hook, ..node() };
-    assert_eq!(node::paths(&node), [HOOK]);
-    let change = node::patch(&files(&[]), &node).unwrap();
+    assert_eq!(node::paths(&node), [HOOK, RECORD]);
+    let change = patch(&files(&[]), &node).unwrap();
     let expected = r#"{
   "version": "1.0.0",
   "hook": {
@@ -217,7 +225,7 @@ fn hook_mode_writes_the_oci_hook() {
 
 #[test]
 fn cdi_needs_no_key_and_says_so() {
-    let change = node::patch(&files(&[(CONFIG, Some(MAIN))]), &NodeRuntime { enable_cdi: true, ..node() }).unwrap();
+    let change = patch(&files(&[(CONFIG, Some(MAIN))]), &NodeRuntime { enable_cdi: true, ..node() }).unwrap();
     assert!(change.notes.iter().any(|n| n.contains("CRI-O reads CDI specs by itself")), "{:?}", change.notes);
     assert!(!after(&change, DROP_IN).unwrap().contains("cdi ="));
 }
@@ -249,7 +257,7 @@ fn revert_after_patch_gives_back_the_original_bytes() {
     for input in inputs() {
         for node in variants() {
             let before = files(&[(CONFIG, input.as_deref())]);
-            let patched = node::patch(&before, &node).unwrap();
+            let patched = patch(&before, &node).unwrap();
             let reverted = node::revert(&apply(&patched), &node).unwrap();
             for file in &reverted.files {
                 let original = before.get(&file.path).cloned().flatten();
@@ -263,28 +271,25 @@ fn revert_after_patch_gives_back_the_original_bytes() {
 fn patch_twice_changes_nothing_the_second_time() {
     for input in inputs() {
         for node in variants() {
-            let first = node::patch(&files(&[(CONFIG, input.as_deref())]), &node).unwrap();
-            let second = node::patch(&apply(&first), &node).unwrap();
+            let first = patch(&files(&[(CONFIG, input.as_deref())]), &node).unwrap();
+            let second = patch(&apply(&first), &node).unwrap();
             assert!(second.is_unchanged(), "from {input:?}: {:?}", second.changed().collect::<Vec<_>>());
         }
     }
 }
 
-type Run = fn(&Files, &NodeRuntime) -> Result<Change, Error>;
-
 #[test]
 fn malformed_toml_is_an_error_with_line_and_column() {
     let bad = "[crio]\nlog_dir = \"/var/log\"\n[crio.runtime\ndefault_runtime = \"crun\"\n";
-    // Revert of a drop-in deletes it without reading the main config, so it cannot fail.
-    let runs: [(NodeRuntime, Run); 3] =
-        [(node(), node::patch), (in_place(node()), node::patch), (in_place(node()), node::revert)];
-    for (node, run) in runs {
-        let err = run(&files(&[(CONFIG, Some(bad))]), &node).unwrap_err();
+    for node in [node(), in_place(node())] {
+        let err = patch(&files(&[(CONFIG, Some(bad))]), &node).unwrap_err();
         assert_eq!(err.to_string(), format!("cannot read {CONFIG}:3:14: unclosed table, expected `]`"));
         assert!(matches!(&err, Error::NodeConfig { file, .. } if &**file == CONFIG));
+        // Revert works from gpuplan's record, not the file: without one there is nothing to read.
+        assert!(node::revert(&files(&[(CONFIG, Some(bad))]), &node).unwrap().is_unchanged());
     }
     let node = NodeRuntime { source: Some("/etc/crio/base.conf".into()), ..node() };
-    let err = node::patch(&files(&[("/etc/crio/base.conf", Some("a = = 1\n"))]), &node).unwrap_err();
+    let err = patch(&files(&[("/etc/crio/base.conf", Some("a = = 1\n"))]), &node).unwrap_err();
     assert!(err.to_string().starts_with("cannot read /etc/crio/base.conf:1:5: "), "{err}");
 }
 
@@ -321,27 +326,22 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
 
     /// Any such file: an error naming the file and where, or a change that is idempotent and
-    /// reverts to the same bytes (except a table gpuplan replaced: revert removes it).
+    /// reverts to the same bytes, a table gpuplan replaced included.
     #[test]
     fn any_file_gives_a_located_error_or_an_exact_change(text in crio_conf(), variant in 0..6usize) {
         let node = variants().swap_remove(variant);
         let before = files(&[(CONFIG, Some(&text))]);
-        let patched = match node::patch(&before, &node) {
+        let patched = match patch(&before, &node) {
             Ok(change) => change,
             Err(err) => {
-                let located = matches!(&err, Error::NodeConfig { span: Some(_), .. });
-                prop_assert!(located || err.to_string().ends_with("use a drop-in"), "{err}");
+                prop_assert!(matches!(&err, Error::NodeConfig { span: Some(_), .. }), "{err}");
                 return Ok(());
             }
         };
-        prop_assert!(node::patch(&apply(&patched), &node).unwrap().is_unchanged());
-        // toml_edit cannot give some files back as written (dotted keys after their table's
-        // own keys, mixed line ends); the change says so, and then only meaning is kept.
-        let exact = !patched.notes.iter().any(|n| n.contains("cannot be reproduced byte for byte"));
-        if exact && !text.contains("runtimes.nvidia]") {
-            for file in node::revert(&apply(&patched), &node).unwrap().files {
-                prop_assert_eq!(&file.after, before.get(&file.path).unwrap_or(&None), "{}", file.path);
-            }
+        prop_assert!(patch(&apply(&patched), &node).unwrap().is_unchanged());
+        let reverted = apply(&node::revert(&apply(&patched), &node).unwrap());
+        for (path, text) in &reverted {
+            prop_assert_eq!(text, before.get(path).unwrap_or(&None), "{}", path);
         }
     }
 }

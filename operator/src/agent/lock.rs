@@ -13,6 +13,9 @@ use anyhow::{Context, bail};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
+/// The toolkit's lock file, which the node agent and `gpuplan node apply|revert` share.
+pub const PID_FILE: &str = "/run/nvidia/toolkit/toolkit.pid";
+
 /// The held lock; released when dropped (and by the kernel when the process dies).
 pub struct Lock {
     _file: Flock<File>,

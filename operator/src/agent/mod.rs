@@ -17,7 +17,7 @@
 //! (node drain, OOM, SIGKILL) leaves it behind, so the next run restarts the runtime even though
 //! the files already hold the change — otherwise the node would keep running the old config.
 
-mod lock;
+pub mod lock;
 pub mod restart;
 
 use std::path::{Path, PathBuf};
@@ -26,10 +26,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use gpuplan_compiler::node::{self, Change, Files, NodeRuntime, RuntimeBinary};
+use gpuplan_compiler::node::{self, Change, Files, Foreign, NodeRuntime, RuntimeBinary};
 use restart::Restarter;
 
-use crate::file;
+use crate::{file, transaction};
 
 /// How the agent runs.
 #[derive(Debug, Clone)]
@@ -46,6 +46,8 @@ pub struct Options {
     pub reapply_interval: Duration,
     /// The lock (pid) file.
     pub pid_file: PathBuf,
+    /// What to do with a file gpuplan did not write where it writes its drop-in or hook.
+    pub foreign: Foreign,
 }
 
 /// Set when SIGTERM or SIGINT arrives.
@@ -80,13 +82,19 @@ struct Node<'a> {
     runtime: &'a NodeRuntime,
     restarter: Restarter,
     marker: PathBuf,
+    foreign: Foreign,
 }
 
 /// Run the agent until told to stop (or once).
 pub fn run(node: &NodeRuntime, options: &Options, stop: &AtomicBool) -> anyhow::Result<()> {
     let _lock = lock::acquire(&options.pid_file)?;
     warn_missing_binaries(&node.runtimes);
-    let node = Node { runtime: node, restarter: restarter(node, options), marker: pending_marker(&options.pid_file) };
+    let node = Node {
+        runtime: node,
+        restarter: restarter(node, options),
+        marker: pending_marker(&options.pid_file),
+        foreign: options.foreign,
+    };
     apply(&node, stop)?;
     if options.once && !stop.load(Ordering::SeqCst) {
         return Ok(());
@@ -94,7 +102,7 @@ pub fn run(node: &NodeRuntime, options: &Options, stop: &AtomicBool) -> anyhow::
     let mut last_apply = Instant::now();
     tracing::info!(interval_ms = options.watch_interval.as_millis() as u64, "watching the runtime config");
     while !sleep(options.watch_interval, stop) {
-        let change = node::patch(&read(node.runtime)?, node.runtime)?;
+        let change = node::apply(&read(node.runtime)?, node.runtime, node.foreign)?;
         if change.is_unchanged() {
             continue;
         }
@@ -117,8 +125,8 @@ pub fn run(node: &NodeRuntime, options: &Options, stop: &AtomicBool) -> anyhow::
 
 /// Exit code for `node-agent status`: 0 when the config on disk has gpuplan's change.
 pub fn status(node: &NodeRuntime) -> anyhow::Result<u8> {
-    let change = node::patch(&read(node)?, node)?;
-    if change.is_unchanged() {
+    let change = node::apply(&read(node)?, node, Foreign::TakeOver)?;
+    if change.changed().next().is_none() {
         println!("configured: {} has gpuplan's runtimes", node.config);
         Ok(0)
     } else {
@@ -148,25 +156,18 @@ fn read(node: &NodeRuntime) -> anyhow::Result<Files> {
 }
 
 fn changed_paths(change: &Change) -> Vec<String> {
-    change.changed().map(|f| f.path.clone()).collect()
+    change.steps.iter().map(|s| s.path.clone()).fold(Vec::new(), |mut paths, p| {
+        if !paths.contains(&p) {
+            paths.push(p);
+        }
+        paths
+    })
 }
 
 fn warn_missing_binaries(runtimes: &[RuntimeBinary]) {
     for r in runtimes.iter().filter(|r| !Path::new(&r.path).exists()) {
         tracing::warn!(runtime = %r.name, binary = %r.path, "the runtime binary is missing: pods using it will fail until the toolkit is installed");
     }
-}
-
-/// Write every changed file: the new text atomically, or the file removed.
-fn write(change: &Change, after: bool) -> anyhow::Result<()> {
-    for f in change.changed() {
-        let text = if after { &f.after } else { &f.before };
-        match text {
-            Some(text) => file::write(Path::new(&f.path), text)?,
-            None => file::remove(Path::new(&f.path))?,
-        }
-    }
-    Ok(())
 }
 
 /// The fault-injection point for tests: with `GPUPLAN_FAULT_PAUSE_AFTER_WRITE=<file>`, pause
@@ -182,7 +183,7 @@ fn fault_pause(stop: &AtomicBool) {
 /// Add gpuplan's runtimes and restart the runtime, or change nothing when they are there (and
 /// no earlier run left a restart pending).
 fn apply(node: &Node<'_>, stop: &AtomicBool) -> anyhow::Result<()> {
-    let change = node::patch(&read(node.runtime)?, node.runtime)?;
+    let change = node::apply(&read(node.runtime)?, node.runtime, node.foreign)?;
     for note in &change.notes {
         tracing::debug!(note = %note, "engine");
     }
@@ -204,10 +205,12 @@ fn apply(node: &Node<'_>, stop: &AtomicBool) -> anyhow::Result<()> {
     restart_or_roll_back(node, &change)
 }
 
-/// Mark the restart pending, then write every changed file.
+/// Mark the restart pending, then write the change as one transaction.
 fn write_changes(node: &Node<'_>, change: &Change) -> anyhow::Result<()> {
     file::write(&node.marker, &format!("{}\n", node.runtime.socket))?;
-    write(change, true)
+    transaction::commit(change).inspect_err(|_| {
+        let _ = file::remove(&node.marker);
+    })
 }
 
 /// Take gpuplan's runtimes out and restart the runtime when anything changed.
@@ -219,7 +222,7 @@ fn revert(node: &Node<'_>) -> anyhow::Result<()> {
     }
     if let Err(e) = node.restarter.check() {
         // Revert the files anyway: the runtime loads them at its next start.
-        write(&change, true)?;
+        transaction::commit(&change)?;
         return Err(e.context("reverted the config, but could not restart the runtime"));
     }
     write_changes(node, &change)?;
@@ -238,7 +241,7 @@ fn restart_or_roll_back(node: &Node<'_>, change: &Change) -> anyhow::Result<()> 
         }
         Err(failure) => {
             tracing::error!(error = %format!("{failure:#}"), "restart failed: restoring the previous config");
-            write(change, false)?;
+            transaction::undo(change)?;
             // The files are the runtime's old ones again: whenever it starts, it runs them.
             file::remove(&node.marker)?;
             let again = match restarter.check() {

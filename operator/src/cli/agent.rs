@@ -9,6 +9,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use clap::Subcommand;
+use gpuplan_compiler::node::Foreign;
 use gpuplan_compiler::values::Origin;
 use gpuplan_compiler::{Diagnostic, Severity, Source};
 
@@ -68,6 +69,10 @@ pub struct Args {
     /// On SIGTERM/SIGINT, exit without reverting.
     #[arg(long)]
     pub no_cleanup: bool,
+    /// Replace a file at the drop-in (or hook) path that gpuplan did not write, and put it
+    /// back on revert (also GPUPLAN_TAKE_OVER=true); without it the agent refuses to touch it.
+    #[arg(long, global = true)]
+    pub take_over: bool,
     /// Seconds the runtime may take to answer after a restart.
     #[arg(long, value_name = "SECS", default_value_t = 60.0)]
     pub restart_timeout: f64,
@@ -78,9 +83,6 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub reapply_interval: f64,
 }
-
-/// The default lock file, the toolkit's own.
-const PID_FILE: &str = "/run/nvidia/toolkit/toolkit.pid";
 
 fn seconds(value: f64) -> Duration {
     Duration::from_secs_f64(value.max(0.0))
@@ -173,8 +175,8 @@ pub fn run(args: &Args) -> anyhow::Result<u8> {
     if matches!(args.command, Some(AgentCommand::Status)) {
         return agent::status(&node);
     }
-    let once =
-        args.once || vars.get("NO_DAEMON").is_some_and(|v| gpuplan_compiler::node::env::parse_bool(v) == Some(true));
+    let flag = |name: &str| vars.get(name).is_some_and(|v| gpuplan_compiler::node::env::parse_bool(v) == Some(true));
+    let once = args.once || flag("NO_DAEMON");
     let options = Options {
         once,
         no_cleanup: args.no_cleanup,
@@ -185,8 +187,9 @@ pub fn run(args: &Args) -> anyhow::Result<u8> {
             .get("TOOLKIT_PID_FILE")
             .or_else(|| vars.get("PID_FILE"))
             .cloned()
-            .unwrap_or_else(|| PID_FILE.into())
+            .unwrap_or_else(|| agent::lock::PID_FILE.into())
             .into(),
+        foreign: if args.take_over || flag("GPUPLAN_TAKE_OVER") { Foreign::TakeOver } else { Foreign::Refuse },
     };
     tracing::info!(runtime = node.runtime.name(), config = %node.config, drop_in = ?node.drop_in, socket = %node.socket, set_as_default = node.set_as_default, "node agent starting");
     match agent::run(&node, &options, &stop) {

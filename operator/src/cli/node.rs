@@ -3,8 +3,9 @@
 //! Input: the values flags (the seed's `--set toolkit.env[...]` lines drive it), and
 //! optionally `--config FILE` / `--drop-in FILE` to work on other paths than the node
 //! defaults the values resolve to. Output: `diff` prints a unified diff of every file that
-//! would change and exits 1 (0 and nothing when nothing would); `apply` and `revert` write the
-//! files atomically and say what they wrote; `--dry-run` prints the diff instead of writing.
+//! would change and exits 1 (0 and nothing when nothing would); `apply` and `revert` take the
+//! node agent's lock, write the files as one transaction with gpuplan's record beside the
+//! config, and say what they wrote; `--dry-run` prints the diff instead of writing.
 
 use std::path::Path;
 
@@ -15,7 +16,8 @@ use gpuplan_compiler::node::{self, Change, Files, NodeRuntime};
 
 use super::input::ValuesArgs;
 use super::{EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, print_out};
-use crate::file;
+use crate::agent::lock;
+use crate::{file, transaction};
 
 /// The node config commands.
 #[derive(Debug, Subcommand)]
@@ -44,6 +46,15 @@ pub struct Args {
     /// Print the diff instead of writing (apply and revert).
     #[arg(long)]
     pub dry_run: bool,
+    /// Replace a file at the drop-in (or hook) path that gpuplan did not write, and put it
+    /// back on revert (without it, apply refuses to touch such a file).
+    #[arg(long)]
+    pub take_over: bool,
+    /// The node agent's lock (default: $TOOLKIT_PID_FILE, else the toolkit's
+    /// /run/nvidia/toolkit/toolkit.pid), taken while writing so that the CLI and an agent never
+    /// change one node at once.
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<String>,
 }
 
 /// Run a `gpuplan node` command.
@@ -56,32 +67,33 @@ pub fn run(command: &Command) -> anyhow::Result<u8> {
     let Some(node) = resolve(args)? else {
         return Ok(EXIT_ERROR);
     };
+    // Held until the command ends: the files read are the files written.
+    let lock_file =
+        args.lock.clone().or_else(|| std::env::var("TOOLKIT_PID_FILE").ok()).unwrap_or(lock::PID_FILE.into());
+    let _lock = if write { Some(lock::acquire(Path::new(&lock_file))?) } else { None };
     let files = read(&node)?;
-    let change = if revert { node::revert(&files, &node)? } else { node::patch(&files, &node)? };
+    let foreign = if args.take_over { node::Foreign::TakeOver } else { node::Foreign::Refuse };
+    let change = if revert { node::revert(&files, &node)? } else { node::apply(&files, &node, foreign)? };
     for note in &change.notes {
         eprintln!("note: {note}");
     }
     if !write {
         print_out(&diff(&change))?;
-        let differs = !change.is_unchanged();
+        let differs = change.changed().next().is_some();
         return Ok(if differs && matches!(command, Command::Diff(_)) { EXIT_DIFFERENCES } else { EXIT_OK });
     }
     if change.is_unchanged() {
         eprintln!("unchanged: nothing to write");
         return Ok(EXIT_OK);
     }
+    transaction::commit(&change)?;
     for f in change.changed() {
-        let path = Path::new(&f.path);
-        match &f.after {
-            Some(text) => {
-                file::write(path, text)?;
-                eprintln!("wrote {}", f.path);
-            }
-            None => {
-                file::remove(path)?;
-                eprintln!("deleted {}", f.path);
-            }
-        }
+        eprintln!("{} {}", if f.after.is_some() { "wrote" } else { "deleted" }, f.path);
+    }
+    let record = &change.record;
+    if !record.is_unchanged() {
+        let what = if record.after.is_some() { "recorded what it replaced in" } else { "removed its record" };
+        eprintln!("gpuplan {what} {}", record.path);
     }
     Ok(EXIT_OK)
 }

@@ -151,7 +151,7 @@ pub fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
         for path in gpuplan_compiler::node::paths(&node) {
             files.insert(path.clone(), crate::file::read(Path::new(&path))?);
         }
-        let change = gpuplan_compiler::node::patch(&files, &node)?;
+        let change = gpuplan_compiler::node::apply(&files, &node, gpuplan_compiler::node::Foreign::Refuse)?;
         plan = plan.with_node_files(&change.files);
     }
     print_out(&match args.output {

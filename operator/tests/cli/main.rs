@@ -9,6 +9,7 @@ mod diff;
 mod explain;
 mod golden_plan;
 mod node;
+mod node_faults;
 mod values;
 
 /// The `gpuplan` binary under test.

@@ -29,6 +29,8 @@ impl Node {
             .arg(config)
             .arg("--drop-in")
             .arg(drop_in)
+            .arg("--lock")
+            .arg(self.dir.path().join("toolkit.pid"))
             .output()
             .expect("runs")
     }
@@ -124,4 +126,27 @@ fn values_flags_drive_the_change() {
     let out = node.run(&["diff", "--set", "toolkit.env[0].name=CONTAINERD_SOCKETT,toolkit.env[0].value=/x"]);
     assert_eq!(out.status.code(), Some(2), "an unknown variable stops the command");
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `CONTAINERD_SOCKET`?"));
+}
+
+/// Issue 11: a file gpuplan did not write at the drop-in path is refused (exit 2, nothing
+/// written); `--take-over` replaces it and revert puts it back.
+#[test]
+fn a_foreign_drop_in_is_refused_unless_taken_over() {
+    let node = Node::new(Some(CONFIG));
+    let admin = "# mine\nversion = 2\n";
+    fs::create_dir_all(node.dir.path().join("conf.d")).expect("mkdir");
+    fs::write(node.dir.path().join("conf.d/99-nvidia.toml"), admin).expect("write");
+    let out = node.run(&["apply"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refusing to change") && stderr.contains("99-nvidia.toml"), "{stderr}");
+    assert!(stderr.contains("--take-over"), "{stderr}");
+    assert_eq!((node.config().as_deref(), node.drop_in().as_deref()), (Some(CONFIG), Some(admin)));
+
+    let out = node.run(&["apply", "--take-over"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("recorded what it replaced in"));
+    assert!(node.run(&["revert"]).status.success());
+    assert_eq!((node.config().as_deref(), node.drop_in().as_deref()), (Some(CONFIG), Some(admin)));
+    assert!(!node.dir.path().join(".config.toml.gpuplan").exists(), "the record goes with the revert");
 }

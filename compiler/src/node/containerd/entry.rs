@@ -10,7 +10,7 @@
 //! When no runtime can be copied, the toolkit's fallback table is used; on version 3 and later
 //! it leaves out `runtime_root` and `runtime_engine`, which containerd 2.x does not know.
 
-use toml_edit::{Array, Item, Table, Value, value};
+use toml_edit::{Array, Item, Table, value};
 
 use super::super::toml::{fresh_copy, table};
 use super::super::{NodeRuntime, RuntimeBinary};
@@ -98,9 +98,4 @@ pub fn legacy_default(node: &NodeRuntime) -> Table {
     options.insert("Runtime", value(path));
     t.insert("options", Item::Table(options));
     t
-}
-
-/// Whether a value names one of gpuplan's runtime binaries.
-pub fn is_ours(v: Option<&Value>, node: &NodeRuntime) -> bool {
-    v.and_then(Value::as_str).is_some_and(|p| node.runtimes.iter().any(|r| r.path == p))
 }

@@ -1,11 +1,12 @@
 //! containerd: what `config.toml` (and gpuplan's drop-in) become, and back.
 //!
 //! Input: the current text of the top-level config, the drop-in, and an optional source file,
-//! and the [`NodeRuntime`]. Output: a [`Change`].
+//! and the [`NodeRuntime`]. Output: an [`Edit`]: what gpuplan writes.
 //!
 //! - **Version** comes from the file on disk: no `version` key means 1, an empty (or missing)
-//!   file means 2 (1 with `CONTAINERD_USE_LEGACY_CONFIG`). The CRI plugin path per version is
-//!   written once, in [`CRI_PLUGINS`].
+//!   file means 2 (1 with `CONTAINERD_USE_LEGACY_CONFIG`). Versions 1 to 4 are known; any
+//!   other is refused, as containerd refuses it. The CRI plugin path per version is written
+//!   once, in [`CRI_PLUGINS`].
 //! - **Version 2 and later with a drop-in path**: gpuplan's runtimes go into the drop-in, and
 //!   the top-level file gains `imports = ["<drop-in dir>/*.toml"]` unless it has it already.
 //!   For version 2 the drop-in repeats the whole CRI section (containerd 1.x replaces plugin
@@ -16,9 +17,10 @@
 //! - **Go-template configs** (k3s/RKE2 `config.toml.tmpl`, MicroK8s `containerd-template.toml`)
 //!   are never parsed as TOML: see [`super::template`].
 //!
-//! Everything gpuplan sets in an existing file is a marked assignment ([`super::toml`]), so
-//! [`revert`] restores the previous `default_runtime_name`, `enable_cdi` and `imports`
-//! exactly; runtime tables gpuplan added are removed; files gpuplan created are deleted.
+//! The engine builds on the text before gpuplan (see [`super`]); what it replaces there — a
+//! runtime of the same name, the default runtime — is said in the notes, and gpuplan's record
+//! keeps it for the revert. A byte-order mark, CRLF line ends and a missing final newline
+//! stay ([`Text`]).
 
 mod entry;
 
@@ -27,8 +29,8 @@ pub use entry::{entry as runtime_entry, inherit};
 use toml_edit::{Array, DocumentMut, Item, Table, Value, value};
 
 use super::template;
-use super::toml::{ensure_table, parse, plain, restore_marked, set_marked, style_like, table, table_mut};
-use super::{Change, FileChange, Files, NodeRuntime, current};
+use super::toml::{Text, ensure_table, plain, set_value, style_like, table, table_mut};
+use super::{Edit, FileChange, Files, NodeRuntime, current};
 use crate::error::Error;
 
 /// A containerd config version.
@@ -42,11 +44,13 @@ pub const CRI_PLUGINS: [(Version, &str); 3] =
 /// containerd's built-in `runc` runtime type.
 const RUNC_TYPE: &str = "io.containerd.runc.v2";
 
-/// Runtime names earlier toolkits added, removed on revert too.
-const RETIRED_RUNTIMES: [&str; 1] = ["nvidia-experimental"];
+/// The config versions gpuplan knows (containerd 2.3 introduced 4; it keeps version 3's
+/// CRI plugin id).
+pub const VERSIONS: std::ops::RangeInclusive<Version> = 1..=4;
 
 /// First line of gpuplan's drop-in.
-pub const DROP_IN_HEADER: &str = "# Managed by gpuplan: NVIDIA runtimes for containerd. Deleted when gpuplan reverts.";
+pub const DROP_IN_HEADER: &str =
+    "# Managed by gpuplan: NVIDIA runtimes for containerd. A revert gives back what was here before.";
 /// First line of a top-level file gpuplan had to create.
 pub const CREATED_HEADER: &str = "# Created by gpuplan for its NVIDIA runtimes. Deleted when gpuplan reverts.";
 
@@ -75,8 +79,8 @@ fn source_path(node: &NodeRuntime) -> Option<String> {
     node.source.clone().or_else(|| template::rendered_sibling(&node.config))
 }
 
-fn read(files: &Files, path: &str) -> Result<Option<DocumentMut>, Error> {
-    current(files, path).map(|text| parse(text, path)).transpose()
+fn read(files: &Files, path: &str) -> Result<Option<Text>, Error> {
+    current(files, path).map(|text| Text::parse(path, text)).transpose()
 }
 
 /// The config version of a document (see the module docs).
@@ -84,28 +88,40 @@ pub fn version(doc: &DocumentMut, file: &str, node: &NodeRuntime) -> Result<Vers
     if doc.as_table().is_empty() {
         return Ok(if node.use_legacy_config { 1 } else { 2 });
     }
-    match doc.get("version") {
-        None => Ok(1),
+    let version = match doc.get("version") {
+        None => return Ok(1),
         Some(item) => item.as_integer().ok_or_else(|| Error::NodeConfig {
             file: file.into(),
             span: None,
             message: format!("`version` must be an integer, found {}", item.to_string().trim()),
-        }),
+        })?,
+    };
+    if !VERSIONS.contains(&version) {
+        return Err(Error::NodeConfig {
+            file: file.into(),
+            span: None,
+            message: format!(
+                "config version {version} is not one containerd knows (gpuplan knows {} to {}): the file is left as it is",
+                VERSIONS.start(),
+                VERSIONS.end()
+            ),
+        });
     }
+    Ok(version)
 }
 
 /// The version and the document runtime options are copied from.
-fn source(files: &Files, node: &NodeRuntime, top: Option<&DocumentMut>) -> Result<(DocumentMut, Version), Error> {
+fn source(files: &Files, node: &NodeRuntime, top: Option<&Text>) -> Result<(DocumentMut, Version), Error> {
     let (doc, file) = match &node.source {
-        Some(path) => (read(files, path)?.unwrap_or_default(), path.as_str()),
-        None => (top.cloned().unwrap_or_default(), node.config.as_str()),
+        Some(path) => (read(files, path)?.map(|t| t.doc).unwrap_or_default(), path.as_str()),
+        None => (top.map(|t| t.doc.clone()).unwrap_or_default(), node.config.as_str()),
     };
     let version = version(&doc, file, node)?;
     Ok((doc, version))
 }
 
-/// Add gpuplan's runtimes.
-pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Change, Error> {
+/// Add gpuplan's runtimes to the text before gpuplan.
+pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Edit, Error> {
     if template::is_template(&node.config, current(files, &node.config)) {
         return template::patch(files, node);
     }
@@ -118,7 +134,7 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Change, Error> {
     }];
     match &node.drop_in {
         Some(drop_in) if version >= 2 => {
-            let text = drop_in_text(&source, version, &inherited.table, node)?;
+            let text = drop_in_text(&source, version, &inherited.table, node, &mut notes)?;
             let top_after = ensure_import(
                 &node.config,
                 current(files, &node.config),
@@ -131,10 +147,7 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Change, Error> {
             } else {
                 format!("drop-in {drop_in} holds only gpuplan's entries: containerd 2.x merges imports deeply")
             });
-            Ok(Change {
-                files: vec![change(files, &node.config, top_after), change(files, drop_in, Some(text))],
-                notes,
-            })
+            Ok(Edit { files: vec![change(files, &node.config, top_after), change(files, drop_in, Some(text))], notes })
         }
         drop_in => {
             if let (Some(path), 1) = (drop_in, version) {
@@ -143,45 +156,9 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Change, Error> {
                 ));
             }
             let after = in_place(top, version, &inherited.table, node, &mut notes)?;
-            Ok(Change { files: vec![change(files, &node.config, Some(after))], notes })
+            Ok(Edit { files: vec![change(files, &node.config, Some(after))], notes })
         }
     }
-}
-
-/// Take gpuplan's runtimes out again.
-pub fn revert(files: &Files, node: &NodeRuntime) -> Result<Change, Error> {
-    if template::is_template(&node.config, current(files, &node.config)) {
-        return template::revert(files, node);
-    }
-    let top = read(files, &node.config)?;
-    let (_, version) = source(files, node, top.as_ref())?;
-    let mut notes = Vec::new();
-    let mut changes = Vec::new();
-    let created = current(files, &node.config).is_some_and(|t| t.starts_with(CREATED_HEADER));
-    let top_after = match top {
-        None => None,
-        Some(mut doc) => {
-            restore_marked(doc.as_table_mut(), "imports");
-            // In drop-in mode the top-level file only ever got the import.
-            if node.drop_in.is_none() || version < 2 {
-                remove_in_place(&mut doc, version, node);
-            }
-            restore_marked(doc.as_table_mut(), "version");
-            let text = doc.to_string();
-            // A file gpuplan created goes once nothing but its header is left.
-            if created && (text.trim().is_empty() || text.trim() == CREATED_HEADER) { None } else { Some(text) }
-        }
-    };
-    changes.push(change(files, &node.config, top_after));
-    if let Some(drop_in) = &node.drop_in
-        && drop_in != &node.config
-    {
-        if current(files, drop_in).is_some() {
-            notes.push(format!("drop-in {drop_in} deleted"));
-        }
-        changes.push(change(files, drop_in, None));
-    }
-    Ok(Change { files: changes, notes })
 }
 
 fn change(files: &Files, path: &str, after: Option<String>) -> FileChange {
@@ -201,9 +178,19 @@ fn drop_in_text(
     version: Version,
     inherited: &Table,
     node: &NodeRuntime,
+    notes: &mut Vec<String>,
 ) -> Result<String, Error> {
     let file = node.drop_in.as_deref().unwrap_or_default();
     let plugin = cri_plugin(version);
+    let source_containerd = table(source.as_table(), &["plugins", plugin, "containerd"]);
+    for binary in &node.runtimes {
+        if source_containerd.and_then(|c| table(c, &["runtimes", &binary.name])).is_some() {
+            notes.push(format!(
+                "the config already defines a `{}` runtime: gpuplan's in the drop-in takes its place while applied",
+                binary.name
+            ));
+        }
+    }
     let mut cri = match (version, table(source.as_table(), &["plugins", plugin])) {
         (2, Some(section)) => super::toml::fresh_copy(section),
         _ => Table::new(),
@@ -213,11 +200,18 @@ fn drop_in_text(
         let containerd = ensure_table(&mut cri, &["containerd"], file)?;
         if node.set_as_default {
             containerd.insert("default_runtime_name", value(main_name(node)));
-        } else if containerd.get("default_runtime_name").and_then(Item::as_str).is_some_and(|n| is_our_name(n, node)) {
-            containerd.remove("default_runtime_name");
+        } else if let Some(name) = source_containerd
+            .and_then(|c| c.get("default_runtime_name"))
+            .and_then(Item::as_str)
+            .filter(|n| is_our_name(n, node))
+        {
+            notes.push(format!(
+                "the config makes `{name}` the default runtime; set-as-default is off, so gpuplan leaves the default as it is"
+            ));
         }
         let runtimes = ensure_table(containerd, &["runtimes"], file)?;
         if version == 2 && !runtimes.contains_key("runc") {
+            notes.push("the drop-in defines `runc` as containerd does by default: the config defines no `runc`, and containerd 1.x takes the drop-in's CRI section whole".into());
             // containerd 1.x replaces its whole CRI section with the drop-in's, built-in `runc`
             // included: without it here, the CRI plugin fails to start (seen on 1.6 and 1.7).
             let mut runc = Table::new();
@@ -255,20 +249,23 @@ fn main_name(node: &NodeRuntime) -> &str {
 }
 
 fn is_our_name(name: &str, node: &NodeRuntime) -> bool {
-    node.runtimes.iter().any(|r| r.name == name) || RETIRED_RUNTIMES.contains(&name)
+    node.runtimes.iter().any(|r| r.name == name)
 }
 
-/// The top-level file with the import in it (a marked assignment), or created for it.
+/// The top-level file with the import in it, or created for it.
 fn ensure_import(
     file: &str,
     text: Option<&str>,
-    top: Option<DocumentMut>,
+    top: Option<Text>,
     pattern: &str,
     version: Version,
 ) -> Result<Option<String>, Error> {
     let created = top.is_none();
-    let mut doc = top.unwrap_or_default();
-    let root = doc.as_table_mut();
+    let mut top = match top {
+        Some(top) => top,
+        None => Text::parse(file, "")?,
+    };
+    let root = top.doc.as_table_mut();
     let mut imports = match root.get("imports") {
         None => Array::new(),
         Some(item) => match item.as_array() {
@@ -284,37 +281,59 @@ fn ensure_import(
         },
     };
     if root.is_empty() {
-        set_marked(root, "version", Value::from(version));
+        set_value(root, "version", Value::from(version));
     }
     imports.push(pattern);
-    set_marked(root, "imports", Value::Array(imports));
-    let text = doc.to_string();
+    set_value(root, "imports", Value::Array(imports));
+    let text = top.render();
     Ok(Some(if created { format!("{CREATED_HEADER}\n{text}") } else { text }))
 }
 
 /// The top-level file with gpuplan's runtimes, default and CDI switch in it.
 fn in_place(
-    top: Option<DocumentMut>,
+    top: Option<Text>,
     version: Version,
     inherited: &Table,
     node: &NodeRuntime,
     notes: &mut Vec<String>,
 ) -> Result<String, Error> {
-    let created = top.is_none();
-    let mut doc = top.unwrap_or_default();
     let file = node.config.as_str();
+    let created = top.is_none();
+    let mut top = match top {
+        Some(top) => top,
+        None => Text::parse(file, "")?,
+    };
+    if !top.exact {
+        notes.push(format!("{file} cannot be reproduced byte for byte (mixed line ends?): other lines may change"));
+    }
+    let doc = &mut top.doc;
     if doc.as_table().is_empty() {
-        set_marked(doc.as_table_mut(), "version", Value::from(version));
+        set_value(doc.as_table_mut(), "version", Value::from(version));
     }
     let plugin = cri_plugin(version);
     {
         let containerd = ensure_table(doc.as_table_mut(), &["plugins", plugin, "containerd"], file)?;
         if node.set_as_default {
             if version == 1 && node.use_legacy_config {
+                if containerd.contains_key("default_runtime") {
+                    notes.push("the `default_runtime` table is replaced by one running the NVIDIA runtime".into());
+                }
                 containerd.insert("default_runtime", Item::Table(entry::legacy_default(node)));
             } else {
-                set_marked(containerd, "default_runtime_name", Value::from(main_name(node)));
+                let former = containerd.get("default_runtime_name").and_then(Item::as_str).map(str::to_owned);
+                if set_value(containerd, "default_runtime_name", Value::from(main_name(node))) {
+                    notes.push(match former {
+                        Some(name) => format!("the default runtime changes from `{name}` to `{}`", main_name(node)),
+                        None => format!("`{}` becomes the default runtime", main_name(node)),
+                    });
+                }
             }
+        } else if let Some(name) =
+            containerd.get("default_runtime_name").and_then(Item::as_str).filter(|n| is_our_name(n, node))
+        {
+            notes.push(format!(
+                "the config makes `{name}` the default runtime; set-as-default is off, so gpuplan leaves the default as it is"
+            ));
         }
         let runtimes = ensure_table(containerd, &["runtimes"], file)?;
         for binary in &node.runtimes {
@@ -322,8 +341,12 @@ fn in_place(
             match runtimes.get(&binary.name).and_then(Item::as_table) {
                 Some(existing) if plain(&Item::Table(existing.clone())) == plain(&Item::Table(new.clone())) => {}
                 Some(existing) => {
-                    notes.push(format!("the existing `{}` runtime is replaced; revert removes it", binary.name));
+                    notes.push(format!(
+                        "the existing `{}` runtime is replaced by gpuplan's; a revert puts it back as it is",
+                        binary.name
+                    ));
                     style_like(&mut new, existing);
+                    *new.decor_mut() = existing.decor().clone();
                     new.set_position(existing.position());
                     runtimes.insert(&binary.name, Item::Table(new));
                 }
@@ -338,41 +361,10 @@ fn in_place(
     }
     if node.enable_cdi {
         let cdi = ensure_table(doc.as_table_mut(), &cdi_path(version), file)?;
-        set_marked(cdi, "enable_cdi", Value::from(true));
+        set_value(cdi, "enable_cdi", Value::from(true));
     }
-    let text = doc.to_string();
+    let text = top.render();
     Ok(if created { format!("{CREATED_HEADER}\n{text}") } else { text })
-}
-
-/// Remove what [`in_place`] adds.
-fn remove_in_place(doc: &mut DocumentMut, version: Version, node: &NodeRuntime) {
-    let plugin = cri_plugin(version);
-    if let Some(containerd) = table_mut(doc.as_table_mut(), &["plugins", plugin, "containerd"]) {
-        if let Some(runtimes) = containerd.get_mut("runtimes").and_then(Item::as_table_mut) {
-            let ours: Vec<String> =
-                runtimes.iter().map(|(k, _)| k.to_owned()).filter(|k| is_our_name(k, node)).collect();
-            for name in ours {
-                runtimes.remove(&name);
-            }
-        }
-        if !restore_marked(containerd, "default_runtime_name")
-            && containerd.get("default_runtime_name").and_then(Item::as_str).is_some_and(|n| is_our_name(n, node))
-        {
-            // Left by another installer: a default naming a removed runtime would stop
-            // containerd from starting, so it goes (containerd falls back to runc).
-            containerd.remove("default_runtime_name");
-        }
-        let legacy_ours = table(containerd, &["default_runtime", "options"]).is_some_and(|o| {
-            entry::is_ours(o.get("BinaryName").and_then(Item::as_value), node)
-                || entry::is_ours(o.get("Runtime").and_then(Item::as_value), node)
-        });
-        if legacy_ours {
-            containerd.remove("default_runtime");
-        }
-    }
-    if let Some(cdi) = table_mut(doc.as_table_mut(), &cdi_path(version)) {
-        restore_marked(cdi, "enable_cdi");
-    }
 }
 
 /// The binary a configured runtime runs (`options.BinaryName`); `None` when the runtime is not

@@ -102,8 +102,6 @@ pub enum Value {
     Array(Vec<Value>),
     /// An object, members in the order given.
     Object(Vec<(String, Value)>),
-    /// JSON text written as it is (a value read from a file, restored byte for byte).
-    Raw(String),
 }
 
 /// Parsed JSON text, ready for editing.
@@ -165,21 +163,6 @@ impl Document {
             }
         };
         self.splice(range, &text)
-    }
-
-    /// Remove the member at `path` and the separator after it (before it, for the last
-    /// member; an only member leaves `{}`); `Ok(false)` when there is no such member.
-    pub fn remove(&mut self, path: &[&str]) -> Result<bool, JsonError> {
-        let Some((key, parents)) = path.split_last() else { return Ok(false) };
-        let object = self.object(parents)?;
-        let members = object.members();
-        let Some(i) = members.iter().rposition(|m| m.key == *key) else { return Ok(false) };
-        let range = match (members.len(), members.get(i + 1)) {
-            (1, _) => inside(object),
-            (_, Some(next)) => members[i].key_span.start..next.key_span.start,
-            (_, None) => members[i - 1].value.span.end..members[i].value.span.end,
-        };
-        self.splice(range, "").map(|()| true)
     }
 
     fn object(&self, path: &[&str]) -> Result<&Node, JsonError> {
@@ -294,7 +277,6 @@ impl Style {
         let items: Vec<(Option<&str>, &Value)> = match value {
             Value::Bool(b) => return out.push_str(if *b { "true" } else { "false" }),
             Value::String(s) => return out.push_str(&quote(s)),
-            Value::Raw(raw) => return out.push_str(raw),
             Value::Array(items) => items.iter().map(|v| (None, v)).collect(),
             Value::Object(members) => members.iter().map(|(k, v)| (Some(k.as_str()), v)).collect(),
         };
