@@ -15,6 +15,7 @@ mod apiserver_smoke;
 mod apply_real;
 mod chart;
 mod kube_schema;
+mod kube_server;
 mod manifests;
 mod node_containerd;
 mod operator_real;
