@@ -6,9 +6,11 @@
 //! running the agent binary as a child with the toolkit container's env contract; the tests
 //! check what containerd then *serves* over CRI (`cri_status.py`, not the file), how often it
 //! was restarted and how, and the config bytes on disk:
-//! - the agent makes containerd serve `nvidia` as the default after exactly one restart (by
-//!   SIGHUP), writes what `gpuplan node apply` writes, and SIGTERM restores the original bytes
-//!   and containerd serves without `nvidia`;
+//! - a rollout: the agent makes containerd serve `nvidia` as the default after exactly one
+//!   restart (by SIGHUP) and writes what `gpuplan node apply` writes; SIGTERM (the rolling
+//!   update) changes no file and restarts nothing; the next agent restarts nothing; `node-agent
+//!   revert` gives back the original bytes with exactly one more restart, and containerd serves
+//!   without `nvidia`;
 //! - a second run on a configured node restarts nothing;
 //! - SIGKILL right after the write (`GPUPLAN_FAULT_PAUSE_AFTER_WRITE`) leaves every file
 //!   exactly old or new, never partial, no temp file, containerd untouched; and the agent's next
@@ -183,12 +185,22 @@ impl Node {
         let mut command = Command::new(agent_bin());
         command.arg("node-agent");
         let defaults = [("--restart-timeout", "20"), ("--watch-interval", "0.2"), ("--reapply-interval", "0.5")];
+        // A subcommand comes first; `status` takes none of the defaults, `revert` the timeout.
+        let subcommand = args.first().filter(|a| ["status", "revert"].contains(a)).copied();
+        if let Some(subcommand) = subcommand {
+            command.arg(subcommand);
+        }
         for (flag, default) in defaults {
-            // `status` takes none of them.
-            if !args.contains(&flag) && args.first() != Some(&"status") {
+            let wanted = match subcommand {
+                None => true,
+                Some("revert") => flag == "--restart-timeout",
+                Some(_) => false,
+            };
+            if wanted && !args.contains(&flag) {
                 command.args([flag, default]);
             }
         }
+        let args = if subcommand.is_some() { &args[1..] } else { args };
         command
             .args(args)
             .env_clear()
@@ -406,7 +418,7 @@ fn ms(d: Duration) -> u128 {
 }
 
 #[test]
-fn the_agent_makes_containerd_serve_nvidia_after_one_restart_and_sigterm_reverts() {
+fn a_rollout_restarts_containerd_once_and_revert_once_more() {
     let _serial = serial();
     for (containerd, version, python) in pairs() {
         let node = Node::new(&containerd, version, &python);
@@ -428,23 +440,44 @@ fn the_agent_makes_containerd_serve_nvidia_after_one_restart_and_sigterm_reverts
         node.assert_applied("after watching");
         let usage = agent.usage();
 
-        let stopping = Instant::now();
+        // The rolling update: SIGTERM to the old pod, then the new pod's agent.
         let exit = agent.terminate();
         assert_eq!(exit.code(), Some(0), "{}: SIGTERM: {exit}\n{}", node.label, agent.context());
-        node.assert_original("after SIGTERM");
-        let (status, reverted) = node.wait_restarted(2, stopping, Some(&agent));
-        assert_eq!(node.run_agent(&["status"]).0.code(), Some(1), "{}: status says not configured", node.label);
-        assert!(serves_original(&status), "{}: after SIGTERM serves {status:?}", node.label);
+        node.assert_applied("after SIGTERM");
+        let mut next = node.spawn_agent(&[], &[]);
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(next.running(), "{}: the next agent keeps running\n{}", node.label, next.context());
+        assert_eq!(
+            node.supervisor().restarts(),
+            1,
+            "{}: one restart in the whole rollout\n{}",
+            node.label,
+            next.context()
+        );
+        assert!(node.serves_nvidia(&node.cri().expect("CRI status")), "{}: still serves nvidia", node.label);
+        assert_eq!(next.terminate().code(), Some(0));
+
+        // Uninstall: the explicit revert, one restart more.
+        let reverting = Instant::now();
+        let (exit, log) = node.run_agent(&["revert"]);
+        assert_eq!(exit.code(), Some(0), "{}: revert: {exit}\n{log}", node.label);
+        node.assert_original("after revert");
+        let (status, reverted) = node.wait_restarted(2, reverting, None);
+        assert!(serves_original(&status), "{}: after revert serves {status:?}", node.label);
         assert!(exited_on_sighup(&node.supervisor().exits()[1]), "{}: revert restarts by SIGHUP", node.label);
+        assert_eq!(node.run_agent(&["status"]).0.code(), Some(1), "{}: status says not configured", node.label);
+        let (exit, log) = node.run_agent(&["revert"]);
+        assert_eq!(exit.code(), Some(0), "{}: a second revert: {exit}\n{log}", node.label);
+        assert!(log.contains("nothing to revert"), "{}: {log}", node.label);
+        assert_eq!(node.supervisor().restarts(), 2, "{}: the second revert restarts nothing", node.label);
         eprintln!(
-            "agent, {}: containerd serves nvidia {} ms after the agent started; SIGTERM to serving the original: \
-             {} ms; agent CPU {} ms, peak RSS {} KiB (after {} ms, watching every 0.2 s)",
+            "agent, {}: containerd serves nvidia {} ms after the agent started; revert to serving the original: \
+             {} ms; agent CPU {} ms, peak RSS {} KiB (after 1.5 s watching every 0.2 s); restarts per rollout: 1",
             node.label,
             ms(serving),
             ms(reverted),
             ms(usage.cpu),
             usage.peak_kib,
-            ms(stopping - agent.started)
         );
     }
 }
@@ -454,12 +487,12 @@ fn a_second_run_on_a_configured_node_restarts_nothing() {
     let _serial = serial();
     for (containerd, version, python) in pairs() {
         let node = Node::new(&containerd, version, &python);
-        let mut first = node.spawn_agent(&["--no-cleanup"], &[]);
+        let mut first = node.spawn_agent(&[], &[]);
         let (status, _) = node.wait_restarted(1, first.started, Some(&first));
         assert!(node.serves_nvidia(&status), "{}: serves {status:?}\n{}", node.label, first.context());
         let exit = first.terminate();
-        assert_eq!(exit.code(), Some(0), "{}: --no-cleanup SIGTERM: {exit}\n{}", node.label, first.context());
-        node.assert_applied("after SIGTERM with --no-cleanup");
+        assert_eq!(exit.code(), Some(0), "{}: SIGTERM: {exit}\n{}", node.label, first.context());
+        node.assert_applied("after SIGTERM");
 
         let (exit, log) = node.run_agent(&["--once"]);
         assert_eq!(exit.code(), Some(0), "{}: --once: {exit}\n{log}", node.label);
@@ -640,7 +673,7 @@ fn a_containerd_that_does_not_come_back_gets_the_original_config_back() {
         let gave_up = agent.started.elapsed();
         let log = agent.log();
         assert!(exit.code().is_some_and(|c| c != 0), "{}: {exit}\n{log}", node.label);
-        assert!(log.contains("did not come back"), "{}: says why:\n{log}", node.label);
+        assert!(log.contains("was not back with the new config"), "{}: says why:\n{log}", node.label);
         let exits = node.supervisor().exits();
         assert!(exits.len() == 1 && exited_on_sighup(&exits[0]), "{}: exits {exits:?}", node.label);
         node.assert_original("after giving up");
@@ -683,7 +716,7 @@ fn a_config_rewritten_under_the_agent_is_reapplied() {
 
         let exit = agent.terminate();
         assert_eq!(exit.code(), Some(0), "{}: SIGTERM: {exit}\n{}", node.label, agent.context());
-        node.assert_original("after SIGTERM");
+        node.assert_applied("after SIGTERM");
         eprintln!("agent, {}: rewritten config served with nvidia again after {} ms", node.label, ms(reapplied));
     }
 }
@@ -705,5 +738,5 @@ fn a_second_agent_on_the_same_pid_file_refuses_to_run() {
     node.assert_applied("after the second agent");
     let exit = first.terminate();
     assert_eq!(exit.code(), Some(0), "{}: SIGTERM: {exit}\n{}", node.label, first.context());
-    node.assert_original("after SIGTERM");
+    node.assert_applied("after SIGTERM");
 }

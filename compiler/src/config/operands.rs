@@ -7,7 +7,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{EnvVar, PullPolicy, Resources, StringMap};
+use super::common::{EnvVar, IntOrPercent, PullPolicy, Resources, StringMap};
 use super::patterns;
 
 /// The container toolkit stage: NVIDIA's toolkit image installs the runtime binaries on each GPU
@@ -54,6 +54,11 @@ pub struct Toolkit {
     pub install_dir: String,
     /// Run the toolkit pods in the host's network namespace. Default `false`.
     pub host_network: bool,
+    /// How many nodes (or what percentage) may have their toolkit pod replaced at once in a
+    /// rolling update, when `daemonsets.updateStrategy` is `RollingUpdate`. A pod replaced with
+    /// new settings restarts its node's container runtime, so the default `1` never takes the
+    /// runtime of every GPU node down at once; it overrides `daemonsets.rollingUpdate` here.
+    pub max_unavailable: IntOrPercent,
 }
 
 /// The device plugin DaemonSet, which advertises GPUs (or MIG devices, or shared slices of

@@ -123,6 +123,10 @@ pub struct NodeRuntime {
     pub crio_hook_filename: String,
 }
 
+/// How long the node agent waits, after a restart, for the runtime to be back with the new
+/// config (its `--restart-timeout`; its pod's grace period is derived from it).
+pub const RESTART_TIMEOUT_SECONDS: u64 = 60;
+
 /// The main runtime binary's name; `.cdi` and `.legacy` variants sit next to it.
 pub const RUNTIME_BINARY: &str = "nvidia-container-runtime";
 /// The runtime name used when `operator.runtimeClass` is empty.

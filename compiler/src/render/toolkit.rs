@@ -19,11 +19,11 @@ use serde::Serialize;
 use serde_json::{Value as J, json};
 
 use super::image::reference;
-use super::operand::{Env, MANAGED_BY, Operand, Spec, pull_policy};
+use super::operand::{Env, MANAGED_BY, Operand, Spec, pull_policy, update_strategy};
 use super::{Context, Out, VERSION};
 use crate::error::Error;
 use crate::explain::Rule;
-use crate::node::runtime::CrioMode;
+use crate::node::runtime::{CrioMode, RESTART_TIMEOUT_SECONDS};
 use crate::node::{NodeRuntime, RestartMode, RuntimeKind};
 
 /// The DaemonSet's name.
@@ -47,7 +47,7 @@ const SOCKET_RULE: &str = "socket directory mounted at /runtime/sock-dir, env re
     container at /runtime/sock-dir (volume `<runtime>-socket`), and RUNTIME_SOCKET and \
     <RUNTIME>_SOCKET are set to /runtime/sock-dir/<the socket's file name, after the last `/`>. \
     The socket is the first of RUNTIME_SOCKET, CONTAINERD_SOCKET, DOCKER_SOCKET set in \
-    toolkit.env, else the runtime's default; CRI-O gets no socket mount.";
+    toolkit.env, else the runtime's default.";
 /// The rewrite of the runtime's config file.
 const CONFIG_RULE: &str = "config directory mounted at /runtime/config-dir, env rewritten: the host \
     directory of the runtime's config file (its path up to the last `/`) is mounted into the \
@@ -107,6 +107,10 @@ const CONFIG_VOLUME: &str = "spec.template.spec.volumes[name=*-config].hostPath.
 #[derive(Serialize)]
 struct View {
     op: Operand,
+    /// The agent's restart timeout, passed to it, and its pod's grace period, which covers a
+    /// restart and its rollback.
+    restart_timeout: u64,
+    grace_period: u64,
     managed_by: (&'static str, &'static str),
     toolkit_image: String,
     toolkit_pull_policy: &'static str,
@@ -142,7 +146,8 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
         runtime_class: false,
         annotations: &[("openshift.io/scc", "hostmount-anyuid")],
     };
-    let op = Operand::new(ctx, &spec);
+    let mut op = Operand::new(ctx, &spec);
+    op.update_strategy = update_strategy(config.daemonsets.update_strategy, &toolkit.max_unavailable);
     let operator = &config.operator;
     let agent_version = operator.version.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| VERSION.to_owned());
     let node = ctx.node;
@@ -158,6 +163,10 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
         agent_mounts,
         runtime_volumes,
         install_dir: toolkit.install_dir.clone(),
+        restart_timeout: RESTART_TIMEOUT_SECONDS,
+        // SIGTERM during a restart lets the agent finish it or roll it back (a second
+        // restart) before it exits: twice the timeout and half a minute more.
+        grace_period: 2 * RESTART_TIMEOUT_SECONDS + 30,
         nri: !node.configure && config.cdi.nri_plugin_enabled,
         nri_socket_dir: "/var/run/nri".into(),
         op,
@@ -236,9 +245,11 @@ fn agent_env(ctx: &Context<'_>) -> Env {
         };
         env.set("RUNTIME_CONFIG_SOURCE", format!("file={inside}"));
     }
+    let socket = format!("{SOCKET_DIR}/{}", base(&node.socket));
+    env.set("RUNTIME_SOCKET", &socket);
     if node.runtime != RuntimeKind::Crio {
-        let socket = format!("{SOCKET_DIR}/{}", base(&node.socket));
-        env.set("RUNTIME_SOCKET", &socket).set(&format!("{alias}_SOCKET"), &socket);
+        // The toolkit's contract has no CRIO_SOCKET.
+        env.set(&format!("{alias}_SOCKET"), &socket);
     }
     env.set("NVIDIA_RUNTIME_NAME", &node.runtime_name)
         .set("NVIDIA_RUNTIME_SET_AS_DEFAULT", node.set_as_default.to_string())
@@ -293,9 +304,9 @@ fn runtime_mounts(node: &NodeRuntime) -> (Vec<J>, Vec<J>) {
     if let Some(drop_in) = &node.drop_in {
         add(format!("{prefix}-drop-in-config"), dir(drop_in), DROP_IN_DIR, Some("DirectoryOrCreate"));
     }
-    if node.runtime != RuntimeKind::Crio {
-        add(format!("{prefix}-socket"), dir(&node.socket), SOCKET_DIR, None);
-    }
+    // Every runtime's socket: the agent waits on it after a restart (CRI-O's too, for its
+    // CRI status after `systemctl restart crio`).
+    add(format!("{prefix}-socket"), dir(&node.socket), SOCKET_DIR, None);
     if node.runtime == RuntimeKind::Crio && node.crio_mode == CrioMode::Hook {
         add("crio-hooks".into(), &node.crio_hooks_dir, HOOKS_DIR, Some("DirectoryOrCreate"));
     }

@@ -170,3 +170,38 @@ fn runtime_classes_follow_cdi_and_the_runtime_class_name() {
     assert_eq!(names(&plan(&["cdi.enabled=false"])), ["nvidia"]);
     assert_eq!(names(&plan(&["operator.runtimeClass=gpu"])), ["gpu", "nvidia-cdi", "nvidia-legacy"]);
 }
+
+/// Issue 12: a rollout never takes every node's runtime down at once (one node at a time by
+/// default, `toolkit.maxUnavailable` otherwise; `OnDelete` still wins), and the agent's grace
+/// period covers a restart and its rollback.
+#[test]
+fn the_agents_rollout_is_one_node_at_a_time_with_time_to_finish_a_restart() {
+    let strategy = |flags: &[&str]| daemonset(&plan(flags))["spec"]["updateStrategy"].clone();
+    let one = serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}});
+    assert_eq!(strategy(&[]), one);
+    let quarter = strategy(&["toolkit.maxUnavailable=25%", "daemonsets.rollingUpdate.maxUnavailable=5"]);
+    assert_eq!(quarter["rollingUpdate"]["maxUnavailable"], "25%");
+    assert_eq!(strategy(&["daemonsets.updateStrategy=OnDelete"]), serde_json::json!({"type": "OnDelete"}));
+
+    let plan = plan(&[]);
+    let ds = daemonset(&plan);
+    let pod = &ds["spec"]["template"]["spec"];
+    let agent = &pod["containers"][0];
+    assert_eq!(agent["args"], serde_json::json!(["--restart-timeout", "60"]));
+    let grace = pod["terminationGracePeriodSeconds"].as_u64().expect("a grace period");
+    assert!(grace > 2 * 60, "a restart and its rollback fit in {grace} s");
+}
+
+/// Issue 12: CRI-O nodes get the CRI-O socket directory mounted and its path passed, so the
+/// agent can wait for CRI-O after `systemctl restart crio`.
+#[test]
+fn crio_nodes_get_the_crio_socket() {
+    let plan = plan(&["operator.defaultRuntime=crio"]);
+    let ds = daemonset(&plan);
+    let vars = env(ds);
+    assert_eq!(vars.get("RUNTIME_SOCKET").map(String::as_str), Some("/runtime/sock-dir/crio.sock"));
+    assert_eq!(vars.get("RUNTIME_RESTART_MODE").map(String::as_str), Some("systemd"));
+    let volumes = ds["spec"]["template"]["spec"]["volumes"].as_array().expect("volumes");
+    let socket = volumes.iter().find(|v| v["name"] == "crio-socket").expect("a crio-socket volume");
+    assert_eq!(socket["hostPath"]["path"], "/var/run/crio");
+}

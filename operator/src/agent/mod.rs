@@ -3,20 +3,29 @@
 //! Input: the resolved [`NodeRuntime`] (from the toolkit container's env contract, the same
 //! resolution the compiler uses), the lock file, and [`Options`]. Output: the node's runtime
 //! config changed and the runtime restarted — only when something changes — then kept that
-//! way, and reverted on SIGTERM/SIGINT.
+//! way; or, with [`revert`], the node given back as it was, the runtime restarted once.
 //!
-//! Order of events: signals are caught first (so a SIGTERM during setup still reverts); the
-//! lock; the change computed by the compiler's node engine; the restart checked before
-//! anything is written (a socket served by something other than the runtime costs nothing);
-//! files written atomically; the runtime restarted and awaited; on failure the previous files
-//! are restored and the runtime restarted again. While running, the config is re-checked and
-//! re-applied (rate-limited) when someone else rewrote it.
+//! **At most one runtime restart per node per rollout.** SIGTERM (a rolling update, an
+//! eviction, a drain, the node shutting down) never reverts: the agent finishes — or rolls
+//! back — a restart in progress and exits 0, the node still configured, and the next agent
+//! finds nothing to write and restarts nothing. Reverting is explicit: `gpuplan node-agent
+//! revert`, which the uninstall flow runs on every GPU node.
+//!
+//! Order of events: the lock; the change computed by the compiler's node engine; the restart
+//! checked before anything is written (a socket served by something other than the runtime
+//! costs nothing); the files written as one transaction; the runtime restarted and awaited
+//! until it runs the new config ([`health`]); on failure the previous files are restored and
+//! the runtime restarted again. While running, the config is re-checked and re-applied
+//! (rate-limited) when someone else rewrote it.
 //!
 //! A marker next to the lock file (`<pid file>.restart-pending`) exists from the moment files
 //! are written until the runtime has been restarted with them. An agent killed in between
-//! (node drain, OOM, SIGKILL) leaves it behind, so the next run restarts the runtime even though
-//! the files already hold the change — otherwise the node would keep running the old config.
+//! (OOM, SIGKILL) leaves it behind, so the next run restarts the runtime even though the files
+//! already hold the change — otherwise the node would keep running the old config.
 
+pub mod cri;
+pub mod docker;
+pub mod health;
 pub mod lock;
 pub mod restart;
 
@@ -27,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use gpuplan_compiler::node::{self, Change, Files, Foreign, NodeRuntime, RuntimeBinary};
+use health::Expect;
 use restart::Restarter;
 
 use crate::{file, transaction};
@@ -34,11 +44,9 @@ use crate::{file, transaction};
 /// How the agent runs.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Apply, restart, exit (no watching, no revert).
+    /// Apply, restart, exit (no watching).
     pub once: bool,
-    /// Exit on SIGTERM/SIGINT without reverting.
-    pub no_cleanup: bool,
-    /// How long the runtime may take to answer after a restart.
+    /// How long the runtime may take to be back after a restart.
     pub restart_timeout: Duration,
     /// How often the config is re-checked while running.
     pub watch_interval: Duration,
@@ -85,25 +93,44 @@ struct Node<'a> {
     foreign: Foreign,
 }
 
-/// Run the agent until told to stop (or once).
+impl<'a> Node<'a> {
+    fn new(runtime: &'a NodeRuntime, options: &Options) -> Node<'a> {
+        Node {
+            runtime,
+            restarter: restarter(runtime, options),
+            marker: pending_marker(&options.pid_file),
+            foreign: options.foreign,
+        }
+    }
+
+    /// What the runtime reports once it runs gpuplan's config.
+    fn configured(&self) -> Expect {
+        let default = self.runtime.set_as_default.then(|| self.runtime.runtime_name.clone());
+        Expect::Configured { runtimes: self.runtime.runtimes.clone(), default }
+    }
+
+    /// What the runtime reports once gpuplan's config is gone.
+    fn reverted(&self) -> Expect {
+        Expect::Reverted { runtimes: self.runtime.runtimes.clone() }
+    }
+}
+
+/// Run the agent until told to stop (or once). A stop never reverts.
 pub fn run(node: &NodeRuntime, options: &Options, stop: &AtomicBool) -> anyhow::Result<()> {
     let _lock = lock::acquire(&options.pid_file)?;
     warn_missing_binaries(&node.runtimes);
-    let node = Node {
-        runtime: node,
-        restarter: restarter(node, options),
-        marker: pending_marker(&options.pid_file),
-        foreign: options.foreign,
-    };
+    let node = Node::new(node, options);
+    let start = Instant::now();
     apply(&node, stop)?;
-    if options.once && !stop.load(Ordering::SeqCst) {
+    tracing::info!(took_ms = start.elapsed().as_millis() as u64, "the runtime serves gpuplan's runtimes");
+    if options.once {
         return Ok(());
     }
     let mut last_apply = Instant::now();
     tracing::info!(interval_ms = options.watch_interval.as_millis() as u64, "watching the runtime config");
     while !sleep(options.watch_interval, stop) {
         let change = node::apply(&read(node.runtime)?, node.runtime, node.foreign)?;
-        if change.is_unchanged() {
+        if change.changed().next().is_none() {
             continue;
         }
         tracing::warn!(files = ?changed_paths(&change), "gpuplan's runtimes are missing from the config again");
@@ -115,17 +142,40 @@ pub fn run(node: &NodeRuntime, options: &Options, stop: &AtomicBool) -> anyhow::
         }
         last_apply = Instant::now();
     }
-    tracing::info!("termination signal received");
-    if options.no_cleanup {
-        tracing::info!("--no-cleanup: leaving the runtime configured");
-        return Ok(());
-    }
-    revert(&node)
+    tracing::info!("termination signal received: the node stays configured (revert is `gpuplan node-agent revert`)");
+    Ok(())
 }
 
-/// Exit code for `node-agent status`: 0 when the config on disk has gpuplan's change.
-pub fn status(node: &NodeRuntime) -> anyhow::Result<u8> {
-    let change = node::apply(&read(node)?, node, Foreign::TakeOver)?;
+/// Give the node back as gpuplan's record says it was, and restart the runtime once; nothing
+/// (and no restart) when there is nothing to revert. With `hold`, then wait until told to stop.
+pub fn revert(node: &NodeRuntime, options: &Options, hold: bool, stop: &AtomicBool) -> anyhow::Result<()> {
+    {
+        let _lock = lock::acquire(&options.pid_file)?;
+        let node = Node::new(node, options);
+        revert_node(&node)?;
+    }
+    if hold {
+        tracing::info!("reverted; holding until told to stop");
+        while !sleep(Duration::from_secs(3600), stop) {}
+    }
+    Ok(())
+}
+
+/// Exit code for `node-agent status`: 0 when the config on disk has gpuplan's change (or, with
+/// `reverted`, when nothing of gpuplan's is left), 1 when not.
+pub fn status(node: &NodeRuntime, reverted: bool) -> anyhow::Result<u8> {
+    let files = read(node)?;
+    if reverted {
+        let change = node::revert(&files, node)?;
+        return Ok(if change.is_unchanged() {
+            println!("reverted: nothing of gpuplan's is left in {}", node.config);
+            0
+        } else {
+            println!("not reverted: {} would change", changed_paths(&change).join(", "));
+            1
+        });
+    }
+    let change = node::apply(&files, node, Foreign::TakeOver)?;
     if change.changed().next().is_none() {
         println!("configured: {} has gpuplan's runtimes", node.config);
         Ok(0)
@@ -187,22 +237,31 @@ fn apply(node: &Node<'_>, stop: &AtomicBool) -> anyhow::Result<()> {
     for note in &change.notes {
         tracing::debug!(note = %note, "engine");
     }
-    if change.is_unchanged() {
-        if node.marker.exists() {
-            tracing::warn!(marker = %node.marker.display(), "an earlier run wrote the config but was stopped before restarting the runtime: restarting it now");
-            node.restarter.check()?;
-            let took = node.restarter.restart()?;
-            tracing::info!(took_ms = took.as_millis() as u64, "runtime restarted with the new config");
-            return file::remove(&node.marker);
-        }
-        tracing::info!(config = %node.runtime.config, "runtime already configured: nothing to write, no restart");
-        return Ok(());
+    if change.changed().next().is_none() {
+        return settle(node, &change, &node.configured(), "runtime already configured: nothing to write, no restart");
     }
     node.restarter.check()?;
     write_changes(node, &change)?;
     tracing::info!(files = ?changed_paths(&change), "applied gpuplan's runtimes");
     fault_pause(stop);
-    restart_or_roll_back(node, &change)
+    restart_or_roll_back(node, &change, &node.configured())
+}
+
+/// No config file changes: settle a record a stopped writer left in flight, and restart the
+/// runtime if that writer was stopped before it could (the pending marker says so).
+fn settle(node: &Node<'_>, change: &Change, expect: &Expect, nothing: &str) -> anyhow::Result<()> {
+    if !change.is_unchanged() {
+        transaction::commit(change)?;
+    }
+    if node.marker.exists() {
+        tracing::warn!(marker = %node.marker.display(), "an earlier run wrote the config but was stopped before restarting the runtime: restarting it now");
+        node.restarter.check()?;
+        let took = node.restarter.restart(expect)?;
+        tracing::info!(took_ms = took.as_millis() as u64, "runtime restarted with the config on disk");
+        return file::remove(&node.marker);
+    }
+    tracing::info!(config = %node.runtime.config, "{nothing}");
+    Ok(())
 }
 
 /// Mark the restart pending, then write the change as one transaction.
@@ -213,12 +272,14 @@ fn write_changes(node: &Node<'_>, change: &Change) -> anyhow::Result<()> {
     })
 }
 
-/// Take gpuplan's runtimes out and restart the runtime when anything changed.
-fn revert(node: &Node<'_>) -> anyhow::Result<()> {
+/// Give back what gpuplan's record says and restart the runtime when anything changed.
+fn revert_node(node: &Node<'_>) -> anyhow::Result<()> {
     let change = node::revert(&read(node.runtime)?, node.runtime)?;
-    if change.is_unchanged() {
-        tracing::info!("nothing to revert");
-        return Ok(());
+    for note in &change.notes {
+        tracing::info!(note = %note, "revert");
+    }
+    if change.changed().next().is_none() {
+        return settle(node, &change, &node.reverted(), "nothing to revert");
     }
     if let Err(e) = node.restarter.check() {
         // Revert the files anyway: the runtime loads them at its next start.
@@ -227,14 +288,14 @@ fn revert(node: &Node<'_>) -> anyhow::Result<()> {
     }
     write_changes(node, &change)?;
     tracing::info!(files = ?changed_paths(&change), "reverted gpuplan's runtimes");
-    restart_or_roll_back(node, &change)
+    restart_or_roll_back(node, &change, &node.reverted())
 }
 
-/// Restart; if the runtime does not come back, restore the previous files, restart again and
-/// fail with what happened.
-fn restart_or_roll_back(node: &Node<'_>, change: &Change) -> anyhow::Result<()> {
+/// Restart; if the runtime is not back with the new config, restore the previous files,
+/// restart again and fail with what happened.
+fn restart_or_roll_back(node: &Node<'_>, change: &Change, expect: &Expect) -> anyhow::Result<()> {
     let restarter = &node.restarter;
-    match restarter.restart() {
+    match restarter.restart(expect) {
         Ok(took) => {
             tracing::info!(took_ms = took.as_millis() as u64, "runtime restarted with the new config");
             file::remove(&node.marker)
@@ -245,8 +306,8 @@ fn restart_or_roll_back(node: &Node<'_>, change: &Change) -> anyhow::Result<()> 
             // The files are the runtime's old ones again: whenever it starts, it runs them.
             file::remove(&node.marker)?;
             let again = match restarter.check() {
-                Ok(Some(_)) => restarter.restart().map(|_| ()),
-                _ => restarter.wait_back(),
+                Ok(Some(_)) => restarter.restart(&Expect::Ready).map(|_| ()),
+                _ => restarter.wait_back(&Expect::Ready),
             };
             let outcome = match again {
                 Ok(()) => "the runtime runs the previous config again",

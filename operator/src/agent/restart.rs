@@ -5,13 +5,15 @@
 //!
 //! - `signal`: the PID behind the socket (SO_PEERCRED on a fresh connection) gets SIGHUP.
 //!   containerd has no reload: it exits, and its supervisor (systemd's `Restart=always`, or
-//!   k3s/RKE2) starts it again. The PID is checked first — it must be the runtime's own
-//!   process by `/proc/<pid>/comm`, never 0, 1 or the agent's process group — so a wrong socket
-//!   never gets a process killed. Then the agent waits until the socket is served by a new,
-//!   live process.
-//! - `systemd`: `systemctl restart <unit>` in the host's root (through `chroot`), then the same
-//!   wait.
+//!   k3s/RKE2) starts it again. dockerd reloads `daemon.json` and keeps its PID. The PID is
+//!   checked first — it must be the runtime's own process by `/proc/<pid>/comm`, never 0, 1 or
+//!   the agent's process group — so a wrong socket never gets a process killed.
+//! - `systemd`: `systemctl restart <unit>` in the host's root (through `chroot`).
 //! - `none`: nothing.
+//!
+//! Then the agent waits until the runtime is back *with the new config* ([`health`]): a new
+//! live process on the socket (dockerd: the same one) that reports ready and, where the
+//! runtime says which runtimes it loaded, gpuplan's (or, after a revert, not gpuplan's).
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -20,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use gpuplan_compiler::node::{RestartMode, RuntimeKind};
+
+use super::health::{self, Expect};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, getsockopt, sockopt::PeerCredentials};
@@ -121,8 +125,8 @@ impl Restarter {
         Ok(Some(peer))
     }
 
-    /// Restart the runtime and wait until it answers again.
-    pub fn restart(&self) -> anyhow::Result<Duration> {
+    /// Restart the runtime (or make it reload) and wait until it is back as `expect` says.
+    pub fn restart(&self, expect: &Expect) -> anyhow::Result<Duration> {
         let start = Instant::now();
         match self.mode {
             RestartMode::None => return Ok(Duration::ZERO),
@@ -131,11 +135,12 @@ impl Restarter {
                 kill(Pid::from_raw(old.pid), Signal::SIGHUP)
                     .with_context(|| format!("cannot signal PID {}", old.pid))?;
                 tracing::info!(pid = old.pid, socket = %self.socket.display(), "sent SIGHUP to the runtime");
-                self.wait(Some(old), start)?;
+                self.wait(Some(old), expect, start)?;
             }
             RestartMode::Systemd => {
+                let old = peer(&self.socket).ok();
                 self.systemctl()?;
-                self.wait(None, start)?;
+                self.wait(old, expect, start)?;
             }
         }
         Ok(start.elapsed())
@@ -143,8 +148,8 @@ impl Restarter {
 
     /// Wait for the runtime without restarting it (after a failed restart, the supervisor may
     /// still bring it back).
-    pub fn wait_back(&self) -> anyhow::Result<()> {
-        self.wait(None, Instant::now())
+    pub fn wait_back(&self, expect: &Expect) -> anyhow::Result<()> {
+        self.wait(None, expect, Instant::now())
     }
 
     fn systemctl(&self) -> anyhow::Result<()> {
@@ -160,27 +165,42 @@ impl Restarter {
         if !out.status.success() {
             bail!("systemctl restart {} failed: {}", self.unit, String::from_utf8_lossy(&out.stderr).trim());
         }
-        tracing::info!(unit = %self.unit, "restarted the runtime through systemd");
+        tracing::info!(unit = %self.unit, host_root = %self.host_root, "restarted the runtime through systemd");
         Ok(())
     }
 
-    /// Wait until a live process other than `old` serves the socket.
-    fn wait(&self, old: Option<Peer>, start: Instant) -> anyhow::Result<()> {
+    /// Wait until the runtime is back: a live process serves the socket — another one than
+    /// `old`, except for dockerd, which reloads in place — and it meets `expect`.
+    fn wait(&self, old: Option<Peer>, expect: &Expect, start: Instant) -> anyhow::Result<()> {
+        let same_process_ok = self.runtime == RuntimeKind::Docker && self.mode == RestartMode::Signal;
+        let mut last = format!("nothing serves {}", self.socket.display());
         while start.elapsed() < self.timeout {
-            if let Ok(now) = peer(&self.socket)
-                && Some(now) != old
-                && comm(now.pid).is_some()
-            {
-                tracing::info!(
-                    pid = now.pid,
-                    after_ms = start.elapsed().as_millis() as u64,
-                    "the runtime answers again"
-                );
-                return Ok(());
+            match peer(&self.socket) {
+                Ok(now) if Some(now) == old && !same_process_ok => {
+                    last = format!("PID {} (the old process) still serves {}", now.pid, self.socket.display());
+                }
+                Ok(now) if comm(now.pid).is_some() => {
+                    let left = self.timeout.saturating_sub(start.elapsed()).min(Duration::from_secs(5));
+                    match health::view(self.runtime, &self.socket, left).map_err(|e| format!("{e:#}")) {
+                        Ok(view) => match expect.check(&view) {
+                            Ok(()) => {
+                                tracing::info!(
+                                    pid = now.pid,
+                                    after_ms = start.elapsed().as_millis() as u64,
+                                    "the runtime is back with the config on disk"
+                                );
+                                return Ok(());
+                            }
+                            Err(why) => last = format!("PID {}: {why}", now.pid),
+                        },
+                        Err(why) => last = format!("PID {}: {why}", now.pid),
+                    }
+                }
+                Ok(_) | Err(_) => {}
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        bail!("the runtime did not come back within {:?} (nothing serves {})", self.timeout, self.socket.display())
+        bail!("the runtime was not back with the new config within {:?}: {last}", self.timeout)
     }
 }
 
@@ -209,7 +229,7 @@ mod tests {
         let socket = dir.path().join("own.sock");
         let _listener = UnixListener::bind(&socket).expect("bind");
         assert_eq!(peer(&socket).expect("peer").pid, std::process::id() as i32);
-        let err = restarter(&socket, RestartMode::Signal).restart().expect_err("refused");
+        let err = restarter(&socket, RestartMode::Signal).restart(&Expect::Ready).expect_err("refused");
         assert!(err.to_string().contains("refusing to signal"), "{err}");
         assert!(err.to_string().contains("the agent's own process group"), "{err}");
     }
@@ -231,7 +251,7 @@ mod tests {
         while !socket.exists() && start.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(20));
         }
-        let err = restarter(&socket, RestartMode::Signal).restart().expect_err("refused");
+        let err = restarter(&socket, RestartMode::Signal).restart(&Expect::Ready).expect_err("refused");
         let text = err.to_string();
         assert!(text.contains(&format!("refusing to signal PID {} (python3", child.id())), "{text}");
         assert!(text.contains("it is not containerd"), "{text}");
@@ -246,14 +266,14 @@ mod tests {
         let socket = dir.path().join("absent.sock");
         let err = restarter(&socket, RestartMode::Signal).check().expect_err("nothing to connect to");
         assert!(format!("{err:#}").contains(&format!("cannot connect to {}", socket.display())), "{err:#}");
-        let err = restarter(&socket, RestartMode::Signal).wait_back().expect_err("never back");
-        assert!(err.to_string().contains("did not come back within 300ms"), "{err}");
+        let err = restarter(&socket, RestartMode::Signal).wait_back(&Expect::Ready).expect_err("never back");
+        assert!(err.to_string().contains("was not back with the new config within 300ms: nothing serves"), "{err}");
     }
 
     #[test]
     fn given_restart_mode_none_nothing_is_contacted() {
         let r = restarter(Path::new("/nonexistent/containerd.sock"), RestartMode::None);
         assert_eq!(r.check().expect("no check"), None);
-        assert_eq!(r.restart().expect("no restart"), Duration::ZERO);
+        assert_eq!(r.restart(&Expect::Ready).expect("no restart"), Duration::ZERO);
     }
 }

@@ -1,8 +1,10 @@
-//! `gpuplan node-agent [status]`: the node agent's command line.
+//! `gpuplan node-agent [status|revert]`: the node agent's command line.
 //!
 //! Input: the toolkit container's env contract from the process environment, and flags that
-//! override single variables. Output: the agent run until SIGTERM/SIGINT (or once), or the
-//! `status` exit code (0 configured, 1 not, 2 error) for a readiness probe.
+//! override single variables. Output: the agent run until SIGTERM/SIGINT (or once), which
+//! leaves the node configured; `revert`, which gives the node back and restarts the runtime
+//! once; or the `status` exit code (0 configured — or, with `--reverted`, nothing of gpuplan's
+//! left —, 1 not, 2 error) for a readiness probe.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use gpuplan_compiler::node::Foreign;
+use gpuplan_compiler::node::runtime::RESTART_TIMEOUT_SECONDS;
 use gpuplan_compiler::values::Origin;
 use gpuplan_compiler::{Diagnostic, Severity, Source};
 
@@ -20,7 +23,18 @@ use crate::agent::{self, Options};
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
     /// Exit 0 when the runtime config on disk has gpuplan's runtimes, 1 when not.
-    Status,
+    Status {
+        /// Exit 0 when nothing of gpuplan's is left on the node instead (the revert's probe).
+        #[arg(long)]
+        reverted: bool,
+    },
+    /// Give the node back as gpuplan's record says it was, restart the runtime once, exit 0
+    /// (also when there was nothing to revert).
+    Revert {
+        /// Then stay running until SIGTERM (the uninstall flow's DaemonSet pods).
+        #[arg(long)]
+        hold: bool,
+    },
 }
 
 /// The node agent.
@@ -63,18 +77,15 @@ pub struct Args {
     /// Where the host's root is mounted (HOST_ROOT_MOUNT).
     #[arg(long, global = true, value_name = "DIR")]
     pub host_root: Option<String>,
-    /// Apply and restart, then exit without reverting (also NO_DAEMON=true).
+    /// Apply and restart, then exit (also NO_DAEMON=true).
     #[arg(long)]
     pub once: bool,
-    /// On SIGTERM/SIGINT, exit without reverting.
-    #[arg(long)]
-    pub no_cleanup: bool,
     /// Replace a file at the drop-in (or hook) path that gpuplan did not write, and put it
     /// back on revert (also GPUPLAN_TAKE_OVER=true); without it the agent refuses to touch it.
     #[arg(long, global = true)]
     pub take_over: bool,
-    /// Seconds the runtime may take to answer after a restart.
-    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    /// Seconds the runtime may take to be back with the new config after a restart.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = RESTART_TIMEOUT_SECONDS as f64)]
     pub restart_timeout: f64,
     /// Seconds between checks of the runtime config while running.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
@@ -141,8 +152,8 @@ fn by_variable(mut d: Diagnostic) -> Diagnostic {
 
 /// Run `gpuplan node-agent`.
 pub fn run(args: &Args) -> anyhow::Result<u8> {
-    // Termination signals are caught before anything else, so one that arrives during setup
-    // still leads to a revert.
+    // Termination signals are caught before anything else: one that arrives during setup (a
+    // rolling update) lets the agent finish or roll back a restart in progress, then exit 0.
     let stop = agent::shutdown_flag()?;
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -172,14 +183,13 @@ pub fn run(args: &Args) -> anyhow::Result<u8> {
     for d in diagnostics {
         tracing::warn!("{}", by_variable(d));
     }
-    if matches!(args.command, Some(AgentCommand::Status)) {
-        return agent::status(&node);
+    if let Some(AgentCommand::Status { reverted }) = args.command {
+        return agent::status(&node, reverted);
     }
     let flag = |name: &str| vars.get(name).is_some_and(|v| gpuplan_compiler::node::env::parse_bool(v) == Some(true));
     let once = args.once || flag("NO_DAEMON");
     let options = Options {
         once,
-        no_cleanup: args.no_cleanup,
         restart_timeout: seconds(args.restart_timeout),
         watch_interval: seconds(args.watch_interval),
         reapply_interval: seconds(args.reapply_interval),
@@ -192,7 +202,11 @@ pub fn run(args: &Args) -> anyhow::Result<u8> {
         foreign: if args.take_over || flag("GPUPLAN_TAKE_OVER") { Foreign::TakeOver } else { Foreign::Refuse },
     };
     tracing::info!(runtime = node.runtime.name(), config = %node.config, drop_in = ?node.drop_in, socket = %node.socket, set_as_default = node.set_as_default, "node agent starting");
-    match agent::run(&node, &options, &stop) {
+    let outcome = match args.command {
+        Some(AgentCommand::Revert { hold }) => agent::revert(&node, &options, hold, &stop),
+        _ => agent::run(&node, &options, &stop),
+    };
+    match outcome {
         Ok(()) => Ok(EXIT_OK),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "node agent failed");

@@ -1,6 +1,7 @@
 //! `gpuplan node-agent` on files in a temp dir with `RUNTIME_RESTART_MODE=none` (the restart
 //! itself is tested against a real containerd in tests/e2e): configuration from the env
-//! contract, the lock, apply once, status, keeping the config right, revert on SIGTERM.
+//! contract, the lock, apply once, status, keeping the config right, SIGTERM leaving the node
+//! configured, and the explicit revert.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -100,7 +101,7 @@ fn given_the_seed_env_once_applies_and_a_second_run_changes_nothing() {
 }
 
 #[test]
-fn given_a_running_agent_a_rewritten_config_is_put_back_and_sigterm_reverts_it() {
+fn given_a_running_agent_a_rewritten_config_is_put_back_and_sigterm_leaves_it_configured() {
     let node = Node::new();
     let agent = node.spawn(&["--watch-interval", "0.05", "--reapply-interval", "0"]);
     wait_for("the agent to apply", || node.status() == 0);
@@ -116,13 +117,15 @@ fn given_a_running_agent_a_rewritten_config_is_put_back_and_sigterm_reverts_it()
     let (code, log) = stop(agent, Signal::SIGTERM);
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("gpuplan's runtimes are missing from the config again"), "{log}");
-    assert!(log.contains("reverted gpuplan's runtimes"), "{log}");
-    assert_eq!(node.config(), CONFIG, "the original bytes are back");
-    assert!(!node.path("conf.d/99-nvidia.toml").exists(), "the drop-in is gone");
+    assert!(log.contains("the node stays configured"), "{log}");
+    assert_eq!(node.config(), applied, "a rolling update must not revert: the next agent finds it configured");
+    assert_eq!(node.status(), 0);
 }
 
+/// A rolling update's SIGTERM (here SIGINT) while the agent is between writing and restarting:
+/// it finishes the restart, exits 0, and the node stays configured.
 #[test]
-fn given_sigterm_during_setup_the_agent_still_reverts() {
+fn given_sigterm_during_setup_the_agent_finishes_and_leaves_the_node_configured() {
     let node = Node::new();
     let marker = node.path("paused");
     let agent = node.agent(&[]).env("GPUPLAN_FAULT_PAUSE_AFTER_WRITE", &marker).stderr(Stdio::piped()).spawn();
@@ -131,19 +134,42 @@ fn given_sigterm_during_setup_the_agent_still_reverts() {
     assert_eq!(node.status(), 0, "written");
     let (code, log) = stop(agent, Signal::SIGINT);
     assert_eq!(code, 0, "{log}");
-    assert_eq!(node.config(), CONFIG);
-    assert!(!node.path("conf.d/99-nvidia.toml").exists());
+    assert!(log.contains("runtime restarted with the new config"), "{log}");
+    assert_eq!(node.status(), 0, "still configured");
+    assert!(!node.path("toolkit.pid.restart-pending").exists(), "no restart left pending");
 }
 
+/// Reverting is explicit: `node-agent revert` gives the original bytes back; a second one
+/// finds nothing to do and exits 0.
 #[test]
-fn given_no_cleanup_sigterm_leaves_the_runtime_configured() {
+fn given_revert_the_node_is_given_back_and_a_second_revert_does_nothing() {
     let node = Node::new();
-    let agent = node.spawn(&["--no-cleanup", "--watch-interval", "0.05"]);
-    wait_for("the agent to apply", || node.status() == 0);
+    assert_eq!(node.run(&["--once"]).0, 0);
+    assert_eq!(node.run(&["status", "--reverted"]).0, 1, "gpuplan's change is there");
+    let (code, log) = node.run(&["revert"]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("reverted gpuplan's runtimes"), "{log}");
+    assert_eq!(node.config(), CONFIG, "the original bytes are back");
+    assert!(!node.path("conf.d/99-nvidia.toml").exists(), "the drop-in is gone");
+    assert!(!node.path(".config.toml.gpuplan").exists(), "and gpuplan's record");
+    assert_eq!(node.run(&["status", "--reverted"]).0, 0);
+    let (code, log) = node.run(&["revert"]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("nothing to revert"), "{log}");
+}
+
+/// `revert --hold`, as the uninstall flow's DaemonSet runs it: revert, then stay up (ready)
+/// until SIGTERM, exit 0.
+#[test]
+fn given_revert_hold_it_reverts_then_waits_for_sigterm() {
+    let node = Node::new();
+    assert_eq!(node.run(&["--once"]).0, 0);
+    let agent = node.spawn(&["revert", "--hold"]);
+    wait_for("the revert", || node.config() == CONFIG);
+    std::thread::sleep(Duration::from_millis(200));
     let (code, log) = stop(agent, Signal::SIGTERM);
     assert_eq!(code, 0, "{log}");
-    assert!(log.contains("--no-cleanup"), "{log}");
-    assert_eq!(node.status(), 0);
+    assert!(log.contains("reverted; holding until told to stop"), "{log}");
 }
 
 #[test]
@@ -156,7 +182,7 @@ fn given_a_running_agent_a_second_one_exits_with_the_holder() {
     assert!(log.contains(&format!("another node agent (PID {}) is running", first.id())), "{log}");
     let (code, _) = stop(first, Signal::SIGTERM);
     assert_eq!(code, 0);
-    assert_eq!(node.config(), CONFIG);
+    assert_eq!(node.status(), 0, "SIGTERM leaves the node configured");
 }
 
 #[test]

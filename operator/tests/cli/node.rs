@@ -63,13 +63,24 @@ fn diff_shows_both_files_and_exits_1_then_0_once_applied() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "", "nothing left to change");
 }
 
+/// The files' modification times: a second apply must not touch them.
+fn mtimes(node: &Node) -> Vec<std::time::SystemTime> {
+    ["config.toml", "conf.d/99-nvidia.toml", ".config.toml.gpuplan"]
+        .iter()
+        .map(|f| fs::metadata(node.dir.path().join(f)).and_then(|m| m.modified()).expect("written"))
+        .collect()
+}
+
 #[test]
 fn apply_then_revert_gives_back_the_original_bytes() {
     let node = Node::new(Some(CONFIG));
     assert!(node.run(&["apply"]).status.success());
     assert_ne!(node.config().as_deref(), Some(CONFIG));
+    let written = mtimes(&node);
+    std::thread::sleep(std::time::Duration::from_millis(20));
     let out = node.run(&["apply"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unchanged: nothing to write"), "second apply is a no-op");
+    assert_eq!(mtimes(&node), written, "a second apply leaves every file's mtime as it was");
     assert!(node.run(&["revert"]).status.success());
     assert_eq!(node.config().as_deref(), Some(CONFIG));
     assert_eq!(node.drop_in(), None);
