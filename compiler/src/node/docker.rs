@@ -63,6 +63,28 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Edit, Error> {
     })
 }
 
+/// The text that makes a *reload* (SIGHUP) of dockerd take on what `text` means, or `None`
+/// when `text` itself does. dockerd's reload only changes the options the file sets: a
+/// `daemon.json` without `runtimes` keeps the runtimes loaded before, one without
+/// `default-runtime` keeps the default. So to take gpuplan's runtimes out of a running daemon
+/// without stopping its containers, the agent first reloads this form — the original with
+/// `"runtimes": {}` and `"default-runtime": "runc"` (dockerd's built-ins) where it sets none —
+/// and then writes the original bytes back, which mean the same to the next start.
+pub fn reload_form(text: Option<&str>) -> Option<String> {
+    let blank = text.is_none_or(|t| t.trim_matches(['\u{feff}', ' ', '\t', '\n', '\r']).is_empty());
+    let mut doc = Document::parse(if blank { "{}\n" } else { text.unwrap_or_default() }).ok()?;
+    let mut changed = false;
+    if doc.get(&[RUNTIMES]).is_none() {
+        doc.set(&[RUNTIMES], &Value::Object(Vec::new())).ok()?;
+        changed = true;
+    }
+    if doc.get(&[DEFAULT]).is_none() {
+        doc.set(&[DEFAULT], &Value::String("runc".into())).ok()?;
+        changed = true;
+    }
+    changed.then(|| doc.text().to_owned())
+}
+
 /// `{"path": <binary>, "args": []}`.
 fn entry(rt: &RuntimeBinary) -> Value {
     Value::Object(vec![("path".into(), Value::String(rt.path.clone())), ("args".into(), Value::Array(Vec::new()))])

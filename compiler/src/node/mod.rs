@@ -280,7 +280,11 @@ pub fn revert(files: &Files, node: &NodeRuntime) -> Result<Change, Error> {
     for entry in &record.entries {
         let path = local_path(node, entry.role).unwrap_or_default();
         let now = current(files, &path);
-        let (after, found) = entry.take_out(now, &marks(node), syntax(node, entry.role, now), &path, &record_file)?;
+        // A Docker revert reloads dockerd with this form of the original first (see there).
+        let reload = (node.runtime == RuntimeKind::Docker).then(|| docker::reload_form(entry.before.as_deref()));
+        let also: Vec<&str> = reload.iter().flatten().map(String::as_str).collect();
+        let syntax = syntax(node, entry.role, now);
+        let (after, found) = entry.take_out_known(now, &also, &marks(node), syntax, &path, &record_file)?;
         notes.push(match (found, &after) {
             (Found::Exact, Some(_)) => format!("{path}: restored as it was before gpuplan"),
             (Found::Exact, None) => format!("{path}: deleted, gpuplan created it"),

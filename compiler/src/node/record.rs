@@ -165,6 +165,20 @@ impl Entry {
         file: &str,
         record: &str,
     ) -> Result<(Option<String>, Found), Error> {
+        self.take_out_known(current, &[], marks, syntax, file, record)
+    }
+
+    /// [`Entry::take_out`], where `also_before` are texts that mean exactly the text before
+    /// gpuplan (dockerd's reload form of it, see [`super::docker::reload_form`]).
+    pub fn take_out_known(
+        &self,
+        current: Option<&str>,
+        also_before: &[&str],
+        marks: &[&str],
+        syntax: Syntax,
+        file: &str,
+        record: &str,
+    ) -> Result<(Option<String>, Found), Error> {
         let Some(current) = current else {
             // Deleted since (or never written): nothing of gpuplan's is left, nothing else to keep.
             let found = if self.before.is_none() { Found::Before } else { Found::Gone };
@@ -177,6 +191,10 @@ impl Entry {
         let marked = marks.iter().any(|m| self.after.contains(m) && current.contains(m));
         if self.before.as_deref() == Some(current) {
             return Ok((Some(current.to_owned()), Found::Before));
+        }
+        if also_before.contains(&current) {
+            // A revert stopped between its reload and its last write: it finishes.
+            return Ok((self.before.clone(), Found::Exact));
         }
         if !marked && !self.has_any_added_line(current) {
             return Ok((Some(current.to_owned()), Found::Gone));

@@ -393,3 +393,17 @@ proptest! {
         }
     }
 }
+
+/// dockerd's reload keeps runtimes and a default the file stops naming: the reload form of a
+/// daemon.json names both (empty, `runc`) where it does not, and is not needed where it does.
+#[test]
+fn the_reload_form_names_runtimes_and_the_default() {
+    use gpuplan_compiler::node::docker::reload_form;
+    let expected = TWO_SPACES.replace(
+        "\"exec-opts\": [\"native.cgroupdriver=systemd\"]\n",
+        "\"exec-opts\": [\"native.cgroupdriver=systemd\"],\n  \"runtimes\": {},\n  \"default-runtime\": \"runc\"\n",
+    );
+    assert_eq!(reload_form(Some(TWO_SPACES)), Some(expected));
+    assert_eq!(reload_form(Some(r#"{"runtimes": {}, "default-runtime": "crun"}"#)), None);
+    assert_eq!(reload_form(None).as_deref(), Some("{\n    \"runtimes\": {},\n    \"default-runtime\": \"runc\"\n}\n"));
+}

@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use gpuplan_compiler::node::{self, Change, Files, Foreign, NodeRuntime, RuntimeBinary};
+use gpuplan_compiler::node::{self, Change, Files, Foreign, NodeRuntime, RestartMode, RuntimeBinary, RuntimeKind};
 use health::Expect;
 use restart::Restarter;
 
@@ -286,9 +286,49 @@ fn revert_node(node: &Node<'_>) -> anyhow::Result<()> {
         transaction::commit(&change)?;
         return Err(e.context("reverted the config, but could not restart the runtime"));
     }
+    if let Some(form) = docker_reload_form(node, &change) {
+        return revert_docker_by_reload(node, &change, &form);
+    }
     write_changes(node, &change)?;
     tracing::info!(files = ?changed_paths(&change), "reverted gpuplan's runtimes");
     restart_or_roll_back(node, &change, &node.reverted())
+}
+
+/// dockerd's reload keeps runtimes and a default the file no longer names, so a Docker revert
+/// by SIGHUP first reloads a form of the original that names them (empty, `runc`): the text,
+/// when one is needed.
+fn docker_reload_form(node: &Node<'_>, change: &Change) -> Option<String> {
+    let runtime = node.runtime;
+    if runtime.runtime != RuntimeKind::Docker || runtime.restart_mode != RestartMode::Signal {
+        return None;
+    }
+    let config = change.changed().find(|f| f.path == runtime.config)?;
+    node::docker::reload_form(config.after.as_deref())
+}
+
+/// Reload dockerd with `form` (the original's meaning, every option named), then write the
+/// original bytes, which mean the same to dockerd's next start: gpuplan's runtimes leave the
+/// running daemon, whose containers keep running. If dockerd does not take the form, the
+/// applied text is put back and reloaded.
+fn revert_docker_by_reload(node: &Node<'_>, change: &Change, form: &str) -> anyhow::Result<()> {
+    let config = Path::new(&node.runtime.config);
+    let applied = change.changed().find(|f| f.path == node.runtime.config).and_then(|f| f.before.clone());
+    file::write(&node.marker, &format!("{}\n", node.runtime.socket))?;
+    file::write(config, form)?;
+    tracing::info!(config = %config.display(), "reloading dockerd without gpuplan's runtimes");
+    if let Err(failure) = node.restarter.restart(&node.reverted()) {
+        tracing::error!(error = %format!("{failure:#}"), "dockerd did not drop gpuplan's runtimes: restoring the config");
+        if let Some(text) = &applied {
+            file::write(config, text)?;
+        }
+        file::remove(&node.marker)?;
+        let again = node.restarter.restart(&Expect::Ready).map(|_| ());
+        let outcome = if again.is_ok() { "dockerd runs it again" } else { "dockerd did not answer the reload" };
+        return Err(failure.context(format!("the config gpuplan wrote is back; {outcome}")));
+    }
+    transaction::commit(change)?;
+    tracing::info!(files = ?changed_paths(change), "reverted gpuplan's runtimes; dockerd's live settings already match the original");
+    file::remove(&node.marker)
 }
 
 /// Restart; if the runtime is not back with the new config, restore the previous files,
@@ -305,8 +345,10 @@ fn restart_or_roll_back(node: &Node<'_>, change: &Change, expect: &Expect) -> an
             transaction::undo(change)?;
             // The files are the runtime's old ones again: whenever it starts, it runs them.
             file::remove(&node.marker)?;
-            let again = match restarter.check() {
-                Ok(Some(_)) => restarter.restart(&Expect::Ready).map(|_| ()),
+            // Make it load the old files: restart the unit again, or signal the process that
+            // serves the socket now; a runtime that is down loads them when it comes back.
+            let again = match (restarter.mode, restarter.check()) {
+                (RestartMode::Systemd, _) | (_, Ok(Some(_))) => restarter.restart(&Expect::Ready).map(|_| ()),
                 _ => restarter.wait_back(&Expect::Ready),
             };
             let outcome = match again {

@@ -173,6 +173,8 @@ impl Restarter {
     /// `old`, except for dockerd, which reloads in place — and it meets `expect`.
     fn wait(&self, old: Option<Peer>, expect: &Expect, start: Instant) -> anyhow::Result<()> {
         let same_process_ok = self.runtime == RuntimeKind::Docker && self.mode == RestartMode::Signal;
+        // dockerd's `/info` runs each runtime binary for its version: ask it less often.
+        let poll = Duration::from_millis(if self.runtime == RuntimeKind::Docker { 250 } else { 50 });
         let mut last = format!("nothing serves {}", self.socket.display());
         while start.elapsed() < self.timeout {
             match peer(&self.socket) {
@@ -198,7 +200,7 @@ impl Restarter {
                 }
                 Ok(_) | Err(_) => {}
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(poll);
         }
         bail!("the runtime was not back with the new config within {:?}: {last}", self.timeout)
     }

@@ -14,6 +14,7 @@
 //! wait       readiness by kind, gone
 //! record     the PlanRelease custom resource: revision, phase, digest, values, inventory
 //! release    install / upgrade (prune) / uninstall
+//! revert     every GPU node's runtime config given back before the node agents go
 //! live       the cluster as diff sides (server-side dry-run)
 //! progress   spinner lines, plain lines, or silence
 //! ```
@@ -26,4 +27,5 @@ pub mod progress;
 pub mod record;
 pub mod release;
 pub mod resource;
+pub mod revert;
 pub mod wait;

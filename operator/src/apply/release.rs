@@ -9,8 +9,9 @@
 //! Like Helm: `install` refuses an existing release, `upgrade` refuses a missing one (unless
 //! asked to install), `uninstall` removes everything the record lists, in reverse stage order.
 //! Unlike Helm: objects are server-side applied (field manager `gpuplan`), unchanged objects are
-//! not written, and uninstall waits until workloads are gone with their pods — so the node
-//! agents have reverted every node's runtime config before uninstall returns.
+//! not written, every GPU node's runtime config is reverted before the node agents are removed
+//! (by uninstall, or by a prune that removes them: [`revert`]), and uninstall waits until
+//! workloads are gone with their pods.
 
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,10 @@ use serde_json::Value as J;
 use super::engine::{Applied, Counts, Engine, ObjectRef};
 use super::progress::Progress;
 use super::record::{self, Entry, Phase, Record};
-use super::wait;
+use super::{revert, wait};
+
+/// The stage whose DaemonSets are gpuplan's node agents.
+const NODE_AGENT_STAGE: &str = "container-toolkit";
 
 /// A release as it should be.
 #[derive(Debug, Clone)]
@@ -227,7 +231,8 @@ pub async fn apply(
         let leaving: Vec<Entry> = old.iter().filter(|o| !new.iter().any(|n| n.same(o))).cloned().collect();
         let orphans = orphans(engine, name, &old, &new).await?;
         outcome.pruned =
-            delete(engine, &[leaving, orphans].concat(), waiting.wait, deadline, progress, "prune").await?;
+            delete(engine, &desired.name, &[leaving, orphans].concat(), waiting.wait, deadline, progress, "prune")
+                .await?;
         record.phase = Phase::Deployed;
         record.inventory = new;
         if existing.as_ref() != Some(&record) {
@@ -318,9 +323,11 @@ async fn orphans(engine: &Engine, release: &str, old: &[Entry], new: &[Entry]) -
 }
 
 /// Delete entries in reverse order (stage by stage), workloads in the foreground; with `wait`,
-/// until each stage's objects are gone.
+/// until each stage's objects are gone. Before the node agents go, every GPU node is reverted
+/// ([`revert`]).
 async fn delete(
     engine: &Engine,
+    release: &str,
     entries: &[Entry],
     wait: bool,
     deadline: Instant,
@@ -330,6 +337,11 @@ async fn delete(
     let mut out = Vec::new();
     let reversed: Vec<&Entry> = entries.iter().rev().collect();
     for group in reversed.chunk_by(|a, b| a.stage == b.stage) {
+        if group[0].stage == NODE_AGENT_STAGE {
+            for agents in group.iter().filter(|e| e.kind == "DaemonSet") {
+                revert::run(engine, &agents.object(), release, deadline, progress).await?;
+            }
+        }
         let stage = format!("{label} {}", group[0].stage);
         let start = Instant::now();
         progress.stage(&stage, group.len());
@@ -368,7 +380,7 @@ pub async fn uninstall(
     let Some(record) = record::read(engine, name, namespace).await? else {
         bail!("release {name} not found in {namespace}");
     };
-    let pruned = delete(engine, &record.inventory, waiting.wait, deadline, progress, "uninstall").await?;
+    let pruned = delete(engine, name, &record.inventory, waiting.wait, deadline, progress, "uninstall").await?;
     record::delete(engine, name, namespace).await?;
     Ok(Outcome {
         release: name.into(),

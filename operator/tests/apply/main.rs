@@ -299,3 +299,71 @@ async fn given_an_existing_release_install_refuses_and_upgrade_of_a_missing_one_
     );
     assert!(server.calls().iter().all(|c| !c.writes()), "a refused install writes nothing");
 }
+
+const AGENTS: &str = "/apis/apps/v1/namespaces/gpu-operator/daemonsets/nvidia-container-toolkit-daemonset";
+const REVERT: &str = "/apis/apps/v1/namespaces/gpu-operator/daemonsets/nvidia-container-toolkit-daemonset-revert";
+
+/// Issue 12: uninstall reverts every GPU node before the node agents' other objects go: the
+/// agents are stopped (foreground delete, awaited), a revert DaemonSet built from them runs
+/// `node-agent revert --hold` until every pod is ready, then it is deleted.
+#[tokio::test]
+async fn given_a_release_uninstall_reverts_every_node_before_removing_the_node_agents() {
+    let server = Server::default();
+    let desired = desired(&[]);
+    install(&server, &desired, NO_WAIT).await.expect("installs");
+    server.reset_calls();
+    let e = engine(&server, &desired);
+    release::uninstall(&e, "gpu-operator", "gpu-operator", NO_WAIT, &Silent).await.expect("uninstalls");
+    let calls = server.calls();
+    let at = |method: &str, path: &str| calls.iter().position(|c| c.method == method && c.path == path && c.writes());
+    let stopped = at("DELETE", AGENTS).expect("the node agents are deleted");
+    let created = at("PATCH", REVERT).expect("the revert DaemonSet is applied");
+    let removed = at("DELETE", REVERT).expect("and deleted once done");
+    let account = at("DELETE", "/api/v1/namespaces/gpu-operator/serviceaccounts/nvidia-container-toolkit")
+        .expect("the agents' ServiceAccount goes");
+    assert!(stopped < created && created < removed && removed < account, "{stopped} {created} {removed} {account}");
+    assert!(
+        calls[stopped..created].iter().any(|c| c.method == "GET" && c.path == AGENTS),
+        "the agents were awaited gone before the revert started"
+    );
+    let revert = calls[created].body.as_ref().expect("a body");
+    let agent = &revert["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(agent["args"][0], "revert");
+    assert_eq!(agent["args"][1], "--hold");
+    assert!(calls[created..removed].iter().any(|c| c.method == "GET" && c.path == REVERT), "awaited ready");
+    assert!(server.with(|s| s.objects.keys().all(|k| k.1 == "customresourcedefinitions")), "nothing else stays");
+}
+
+/// A node that is not reverted in time: uninstall fails saying so, the revert DaemonSet and the
+/// release stay, and the next uninstall carries on.
+#[tokio::test]
+async fn given_a_node_that_does_not_revert_uninstall_fails_and_keeps_the_release() {
+    let server = Server::default();
+    let desired = desired(&[]);
+    install(&server, &desired, NO_WAIT).await.expect("installs");
+    server.with(|s| s.never_ready.push("nvidia-container-toolkit-daemonset-revert".into()));
+    let e = engine(&server, &desired);
+    let quick = Waiting { wait: false, timeout: Duration::from_millis(300), once: false };
+    let err = release::uninstall(&e, "gpu-operator", "gpu-operator", quick, &Silent).await.expect_err("times out");
+    let text = format!("{err:#}");
+    assert!(text.contains("not every GPU node was reverted"), "{text}");
+    assert!(text.contains("kubectl -n gpu-operator logs ds/nvidia-container-toolkit-daemonset-revert"), "{text}");
+    assert!(record::read(&e, "gpu-operator", "gpu-operator").await.expect("reads").is_some(), "the release stays");
+    assert!(server.with(|s| s.objects.keys().any(|k| k.3 == "nvidia-container-toolkit-daemonset-revert")));
+
+    server.with(|s| s.never_ready.clear());
+    release::uninstall(&e, "gpu-operator", "gpu-operator", NO_WAIT, &Silent).await.expect("the next one finishes");
+    assert!(!server.with(|s| s.objects.keys().any(|k| k.3.starts_with("nvidia-container-toolkit-daemonset"))));
+}
+
+/// Turning the toolkit off in an upgrade prunes the node agents: the nodes are reverted first.
+#[tokio::test]
+async fn given_the_toolkit_turned_off_the_upgrade_reverts_the_nodes_before_pruning() {
+    let server = Server::default();
+    install(&server, &desired(&[]), NO_WAIT).await.expect("installs");
+    server.reset_calls();
+    upgrade(&server, &desired(&["toolkit.enabled=false"])).await.expect("upgrades");
+    let calls = server.calls();
+    assert!(calls.iter().any(|c| c.method == "PATCH" && c.path == REVERT && c.writes()), "the nodes were reverted");
+    assert!(calls.iter().any(|c| c.method == "DELETE" && c.path == REVERT));
+}
