@@ -8,7 +8,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::values::{FlagKind, Origin, Span};
+use crate::origin::{FlagKind, Origin, Span};
 
 /// Why the compiler could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -259,7 +259,7 @@ impl Diagnostic {
     ///    |   ^
     ///   = expected: one of "containerd", "crio", "docker"
     /// ```
-    pub fn render(&self, text_of: &dyn Fn(&crate::values::Source) -> Option<String>) -> String {
+    pub fn render(&self, text_of: &dyn Fn(&crate::origin::Source) -> Option<String>) -> String {
         let plain = self.to_string();
         let Some(origin) = &self.origin else {
             return plain;

@@ -25,6 +25,7 @@ pub mod diff;
 pub mod error;
 pub mod explain;
 pub mod node;
+pub mod origin;
 pub mod plan;
 pub mod render;
 pub mod schema;
@@ -173,7 +174,8 @@ pub fn plan(
     values: &Values,
 ) -> Result<plan::Plan, Error> {
     let stages = render::render(&render::Context { config, node: &node, release: &release })?;
-    Ok(plan::build(release, stages, node, values))
+    let crds = render::crds(&stages)?;
+    Ok(plan::build(release, stages, crds, node, values))
 }
 
 /// Stage 7 (review): what changes between two plans — objects added, removed and changed

@@ -103,6 +103,25 @@ pub fn schema() -> Schema {
         .into_root_schema_for::<Config>()
 }
 
+/// The schema's text: what `schema/values.schema.json` must hold (checked by a test, embedded
+/// and used by [`crate::schema`]).
+pub fn schema_text() -> String {
+    let mut json = schema().to_value();
+    if let serde_json::Value::Object(map) = &mut json {
+        // `$id` first after `$schema`, so the file reads top-down.
+        let mut ordered = serde_json::Map::new();
+        if let Some(meta) = map.remove("$schema") {
+            ordered.insert("$schema".into(), meta);
+        }
+        ordered.insert("$id".into(), "https://gpuplan.dev/schema/values.schema.json".into());
+        ordered.extend(std::mem::take(map));
+        *map = ordered;
+    }
+    let mut text = serde_json::to_string_pretty(&json).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 /// gpuplan's values: the settings of the GPU Operator chart, typed. The top-level keys follow the
 /// order of the upstream chart's `values.yaml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

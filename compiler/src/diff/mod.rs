@@ -14,7 +14,6 @@ pub mod node;
 pub mod normalize;
 pub mod report;
 pub mod secret;
-pub mod text;
 pub mod yaml;
 
 use std::fmt;
@@ -22,9 +21,10 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value as J;
 
+/// Unified diffs of texts: the node module's (a node file's change is its main use).
+pub use crate::node::unified;
 pub use fields::{Change, FieldChange};
 pub use node::{NodeChange, NodeFileDiff};
-pub use text::unified;
 
 use crate::node::NodeRuntime;
 use crate::plan::read::Document;

@@ -26,7 +26,6 @@ use serde::Serialize;
 use serde_json::Value as J;
 
 pub use path::FieldPath;
-pub use rule::Rule;
 
 use crate::error::Error;
 use crate::plan::Release;

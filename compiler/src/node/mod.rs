@@ -30,7 +30,7 @@
 //!   and nothing is changed.
 //!
 //! One engine per runtime: [`containerd`] (config versions 1 to 4; drop-in or in place;
-//! Go-template configs through [`template`]), [`crio`] (a drop-in, in place, or a hook) and
+//! Go-template configs through [`containerd::template`]), [`crio`] (a drop-in, in place, or a hook) and
 //! [`docker`] (`daemon.json`). Engines only compute what gpuplan writes, from the text before
 //! gpuplan; ownership is this module's.
 
@@ -42,7 +42,6 @@ mod json;
 pub mod merge;
 pub mod record;
 pub mod runtime;
-pub mod template;
 pub mod toml;
 
 use std::collections::BTreeMap;
@@ -73,6 +72,23 @@ impl FileChange {
     pub fn is_unchanged(&self) -> bool {
         self.before == self.after
     }
+
+    /// The change as a unified diff (see [`unified`]).
+    pub fn unified(&self) -> String {
+        unified(&self.path, self.before.as_deref(), self.after.as_deref())
+    }
+}
+
+/// The unified diff of one file, empty when nothing changes: `---`/`+++` headers (`/dev/null`
+/// for a file created or deleted) and three lines of context.
+pub fn unified(path: &str, before: Option<&str>, after: Option<&str>) -> String {
+    if before == after {
+        return String::new();
+    }
+    let old_name = if before.is_some() { format!("a{path}") } else { "/dev/null".to_owned() };
+    let new_name = if after.is_some() { format!("b{path}") } else { "/dev/null".to_owned() };
+    let diff = similar::TextDiff::from_lines(before.unwrap_or_default(), after.unwrap_or_default());
+    diff.unified_diff().context_radius(3).header(&old_name, &new_name).to_string()
 }
 
 /// What an engine makes of the node's files: the text after, for every file it looked at.
@@ -447,7 +463,9 @@ fn marks(node: &NodeRuntime) -> Vec<&str> {
 fn syntax(node: &NodeRuntime, role: Role, text: Option<&str>) -> Syntax {
     match (node.runtime, role) {
         (_, Role::Hook) | (RuntimeKind::Docker, _) => Syntax::Json,
-        (RuntimeKind::Containerd, Role::Config) if template::is_template(&node.config, text) => Syntax::Text,
+        (RuntimeKind::Containerd, Role::Config) if containerd::template::is_template(&node.config, text) => {
+            Syntax::Text
+        }
         _ => Syntax::Toml,
     }
 }
@@ -455,4 +473,21 @@ fn syntax(node: &NodeRuntime, role: Role, text: Option<&str>) -> Syntax {
 /// The current text of `path`, `None` when absent (or not given).
 pub fn current<'a>(files: &'a Files, path: &str) -> Option<&'a str> {
     files.get(path).and_then(|t| t.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_one_changed_line_shows_only_that_line_with_context() {
+        let diff = unified("/etc/x.toml", Some("a = 1\nb = 2\nc = 3\n"), Some("a = 1\nb = 9\nc = 3\n"));
+        assert_eq!(diff, "--- a/etc/x.toml\n+++ b/etc/x.toml\n@@ -1,3 +1,3 @@\n a = 1\n-b = 2\n+b = 9\n c = 3\n");
+    }
+
+    #[test]
+    fn given_a_new_file_diffs_against_dev_null() {
+        assert!(unified("/x", None, Some("a\n")).starts_with("--- /dev/null\n+++ b/x\n"));
+        assert_eq!(unified("/x", Some("a\n"), Some("a\n")), "");
+    }
 }

@@ -154,6 +154,10 @@ pub struct Plan {
     pub node_files: Vec<NodeFile>,
     /// The stages, in order, each with its objects.
     pub stages: Vec<Stage>,
+    /// The CustomResourceDefinitions the stages' custom resources need (not printed: Helm keeps
+    /// a chart's CRDs apart from its templates too).
+    #[serde(skip)]
+    pub crds: Vec<Manifest>,
 }
 
 /// The sort key of an object within its stage.
@@ -171,8 +175,8 @@ pub fn digest(values: &Values) -> String {
 }
 
 /// Assemble the plan: stages in the order given, objects ordered within each, empty stages
-/// dropped.
-pub fn build(release: Release, stages: Vec<Stage>, node: NodeRuntime, values: &Values) -> Plan {
+/// dropped; the CRDs their custom resources need.
+pub fn build(release: Release, stages: Vec<Stage>, crds: Vec<Manifest>, node: NodeRuntime, values: &Values) -> Plan {
     let stages = stages
         .into_iter()
         .filter(|s| !s.objects.is_empty())
@@ -190,31 +194,22 @@ pub fn build(release: Release, stages: Vec<Stage>, node: NodeRuntime, values: &V
         node,
         node_files: Vec::new(),
         stages,
+        crds,
     }
 }
 
 impl Plan {
     /// Attach the concrete change to one node's files.
     pub fn with_node_files(mut self, files: &[FileChange]) -> Plan {
-        self.node_files = files
-            .iter()
-            .map(|f| NodeFile {
-                path: f.path.clone(),
-                diff: crate::diff::unified(&f.path, f.before.as_deref(), f.after.as_deref()),
-            })
-            .collect();
+        self.node_files = files.iter().map(|f| NodeFile { path: f.path.clone(), diff: f.unified() }).collect();
         self
     }
 
     /// The CustomResourceDefinitions the plan's custom resources need, which Helm would install
-    /// from a chart's `crds/` before anything else: Node Feature Discovery's when the plan has
-    /// that stage.
+    /// from a chart's `crds/` before anything else (rendered with the plan). A plan read back
+    /// from a file has none: they are not part of its text.
     pub fn crds(&self) -> Result<Vec<Manifest>, Error> {
-        if self.stages.iter().any(|s| s.name == "node-feature-discovery") {
-            crate::render::nfd_crds()
-        } else {
-            Ok(Vec::new())
-        }
+        Ok(self.crds.clone())
     }
 
     /// Every object, stage after stage.

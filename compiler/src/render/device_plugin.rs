@@ -18,12 +18,12 @@
 
 use serde::Serialize;
 
+use super::Rule;
 use super::operand::{Env, MANAGED_BY, Operand, Spec};
 use super::{Context, Out};
 use crate::config::cluster::MigStrategy;
 use crate::config::common::StringMap;
 use crate::error::Error;
-use crate::explain::Rule;
 
 /// How `NVIDIA_CDI_HOOK_PATH` is made from `toolkit.installDir` (here and in the MIG manager).
 pub(super) const CDI_HOOK_RULE: &str = "`<toolkit.installDir>/toolkit/nvidia-cdi-hook` (trailing `/` of \

@@ -5,7 +5,7 @@
 //! a digest, or `image` alone when both repository and version are empty (the operator then
 //! uses it verbatim, which lets a full reference stand in `image`).
 
-use crate::explain::Rule;
+use super::Rule;
 
 const IMAGE_RULE: &str = "image reference assembled as the operator does: \
     `<repository>/<image>:<version>` (a trailing `/` of the repository dropped), \

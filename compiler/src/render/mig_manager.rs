@@ -20,12 +20,12 @@ mod layouts;
 
 use serde::Serialize;
 
+use super::Rule;
 use super::device_plugin::{CDI_HOOK_RULE, host_root_env, join};
 use super::operand::{Env, MANAGED_BY, Operand, Spec};
 use super::{Context, Out};
 use crate::config::common::StringMap;
 use crate::error::Error;
-use crate::explain::Rule;
 use layouts::Layout;
 
 /// How this stage transforms values on their way into its objects, for `gpuplan explain`.

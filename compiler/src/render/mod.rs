@@ -28,6 +28,7 @@ mod nfd;
 mod node_status_exporter;
 mod operator;
 mod prerequisites;
+pub mod rule;
 mod toolkit;
 mod validation;
 
@@ -40,10 +41,10 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::explain::Rule;
 use crate::node::NodeRuntime;
 use crate::plan::{Manifest, Release, Stage};
 use crate::values::{Source, load::load};
+pub use rule::Rule;
 
 /// What every stage renders from.
 #[derive(Debug, Clone, Copy)]
@@ -147,6 +148,17 @@ pub fn rules() -> impl Iterator<Item = &'static Rule> {
     [toolkit::RULES, device_plugin::RULES, mig_manager::RULES, nfd::RULES, image::RULES, operand::RULES]
         .into_iter()
         .flatten()
+}
+
+/// The CustomResourceDefinitions the rendered stages' custom resources need, which Helm would
+/// install from a chart's `crds/` before anything else: Node Feature Discovery's when there is
+/// that stage.
+pub fn crds(stages: &[Stage]) -> Result<Vec<Manifest>, Error> {
+    if stages.iter().any(|s| s.name == "node-feature-discovery" && !s.objects.is_empty()) {
+        nfd::crds()
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// Render every stage.

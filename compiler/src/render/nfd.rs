@@ -37,13 +37,13 @@ use serde::Serialize;
 use serde_json::{Value as J, json};
 use sha2::{Digest, Sha256};
 
+use super::Rule;
 use super::operand::{MANAGED_BY, pull_policy};
 use super::{Context, Out};
 use crate::config::nfd::NodeFeatureDiscovery;
 use crate::config::nfd::pod::{NetworkPolicy, PodDisruptionBudget, ServiceAccount};
 use crate::config::nfd::worker::OwnerRef;
 use crate::error::Error;
-use crate::explain::Rule;
 use crate::plan::Manifest;
 use crate::values::print::json_to_yaml;
 

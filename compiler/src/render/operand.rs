@@ -18,10 +18,10 @@ use serde::Serialize;
 use serde_json::{Value as J, json};
 
 use super::Context;
+use super::Rule;
 use super::image::reference;
 use crate::config::cluster::UpdateStrategy;
 use crate::config::common::{EnvVar, IntOrPercent, PullPolicy, Resources};
-use crate::explain::Rule;
 use crate::node::RuntimeKind;
 
 /// How the shared operand settings are transformed, for `gpuplan explain` (every stage).

@@ -18,11 +18,11 @@
 use serde::Serialize;
 use serde_json::{Value as J, json};
 
+use super::Rule;
 use super::image::reference;
 use super::operand::{Env, MANAGED_BY, Operand, Spec, pull_policy, update_strategy};
 use super::{Context, Out, VERSION};
 use crate::error::Error;
-use crate::explain::Rule;
 use crate::node::runtime::{CrioMode, RESTART_TIMEOUT_SECONDS};
 use crate::node::{NodeRuntime, RestartMode, RuntimeKind};
 

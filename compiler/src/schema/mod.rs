@@ -7,8 +7,8 @@
 //! and [`retype`], which gives a `--set` scalar back its literal text where the schema wants a
 //! string (`--set toolkit.env[3].value=true` is the string `"true"`, not a boolean).
 //!
-//! The schema is generated from the typed [`Config`](crate::config::Config) by [`generate`]
-//! and committed; a test fails when the committed copy drifts, so schema and config agree.
+//! The schema is generated from the typed config ([`crate::config::schema_text`]) and
+//! committed; a test fails when the committed copy drifts, so schema and config agree.
 //! [`crd()`] turns it into the `GPUPlan` CustomResourceDefinition (see [`mod@crd`]).
 
 use std::collections::BTreeSet;
@@ -45,24 +45,6 @@ fn validator() -> Result<&'static jsonschema::Validator, &'static str> {
         .get_or_init(|| jsonschema::validator_for(schema()).map_err(|e| e.to_string()))
         .as_ref()
         .map_err(String::as_str)
-}
-
-/// Generate the schema text from the typed config: what `schema/values.schema.json` must hold.
-pub fn generate() -> String {
-    let mut json = crate::config::schema().to_value();
-    if let J::Object(map) = &mut json {
-        // `$id` first after `$schema`, so the file reads top-down.
-        let mut ordered = serde_json::Map::new();
-        if let Some(meta) = map.remove("$schema") {
-            ordered.insert("$schema".into(), meta);
-        }
-        ordered.insert("$id".into(), "https://gpuplan.dev/schema/values.schema.json".into());
-        ordered.extend(std::mem::take(map));
-        *map = ordered;
-    }
-    let mut text = serde_json::to_string_pretty(&json).unwrap_or_default();
-    text.push('\n');
-    text
 }
 
 /// Drop the keys of objects the schema closes (`additionalProperties: false`) but does not

@@ -2,7 +2,7 @@
 //! written as given / running / produces.
 
 use gpuplan_compiler::Error;
-use gpuplan_compiler::node::{self, template};
+use gpuplan_compiler::node::{self, containerd::template};
 
 use super::fixtures::{CONFIG, DROP_IN, after, applied, containerd, files, patch};
 

@@ -15,7 +15,7 @@
 //! - **Version 1, or no drop-in path**: the top-level file is edited in place (upstream writes
 //!   a version-1 drop-in that containerd never reads).
 //! - **Go-template configs** (k3s/RKE2 `config.toml.tmpl`, MicroK8s `containerd-template.toml`)
-//!   are never parsed as TOML: see [`super::template`].
+//!   are never parsed as TOML: see [`template`].
 //!
 //! The engine builds on the text before gpuplan (see [`super`]); what it replaces there — a
 //! runtime of the same name, the default runtime — is said in the notes, and gpuplan's record
@@ -23,12 +23,12 @@
 //! stay ([`Text`]).
 
 mod entry;
+pub mod template;
 
 pub use entry::{entry as runtime_entry, inherit};
 
 use toml_edit::{Array, DocumentMut, Item, Table, Value, value};
 
-use super::template;
 use super::toml::{Text, ensure_table, plain, set_value, style_like, table, table_mut};
 use super::{Edit, FileChange, Files, NodeRuntime, current};
 use crate::error::Error;

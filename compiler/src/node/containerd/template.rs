@@ -14,9 +14,9 @@
 
 use toml_edit::{DocumentMut, Item, Table};
 
-use super::containerd::{Version, cri_plugin, version};
-use super::toml::{ensure_table, parse, table};
-use super::{Edit, FileChange, Files, NodeRuntime, current};
+use super::super::toml::{ensure_table, parse, table};
+use super::super::{Edit, FileChange, Files, NodeRuntime, current};
+use super::{Version, cri_plugin, version};
 use crate::error::Error;
 
 /// First line of gpuplan's block.
@@ -57,7 +57,7 @@ fn find_block(text: &str, file: &str) -> Result<Option<(usize, usize, bool)>, Er
     let Some(end) = text[start..].find(END).map(|i| start + i + END.len()) else {
         return Err(Error::NodeConfig {
             file: file.into(),
-            span: Some(super::toml::position(text, start)),
+            span: Some(super::super::toml::position(text, start)),
             message: format!(
                 "gpuplan's block starts here but its end marker `{END}` is missing; fix or remove the block"
             ),
@@ -94,7 +94,7 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Edit, Error> {
     let has_runtime = |name: &str| {
         table(rendered.as_table(), &["plugins", cri_plugin(version), "containerd", "runtimes", name]).is_some()
     };
-    let inherited = super::containerd::inherit(&rendered, version, node).table;
+    let inherited = super::inherit(&rendered, version, node).table;
     let mut doc = DocumentMut::new();
     {
         let runtimes =
@@ -107,8 +107,7 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Edit, Error> {
                 ));
                 continue;
             }
-            runtimes
-                .insert(&binary.name, Item::Table(super::containerd::runtime_entry(&inherited, binary, version, node)));
+            runtimes.insert(&binary.name, Item::Table(super::runtime_entry(&inherited, binary, version, node)));
         }
     }
     mark_implicit(doc.as_table_mut());
