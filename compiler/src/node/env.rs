@@ -1,12 +1,17 @@
-//! The environment contract of NVIDIA's toolkit container: every variable it reads for the
-//! runtime configuration, with its aliases in precedence order, and the names it knows at all.
+//! The environment contract of NVIDIA's toolkit container, written once: every variable it
+//! reads for the runtime configuration, with its aliases in precedence order, the name gpuplan
+//! writes it under, and the names it knows at all.
 //!
-//! Input: the `toolkit.env` list. Output: [`Env`], a lookup that follows the toolkit's rule
-//! (the first alias that is set wins) but reports, instead of silently resolving, two aliases
-//! set to different values and names the toolkit does not know (`CONTAINERD_SOCKETT`).
+//! Input: the `toolkit.env` list (or a process environment), or a [`NodeRuntime`]. Output, read
+//! side: [`Env`], a lookup that follows the toolkit's rule (the first alias that is set wins)
+//! but reports, instead of silently resolving, two aliases set to different values and names the
+//! toolkit does not know (`CONTAINERD_SOCKETT`); [`values`], the values an environment stands
+//! for. Write side: [`write`], the environment that resolves back to a node change — what the
+//! node agent's container gets.
 
 use std::collections::BTreeMap;
 
+use super::runtime::{CrioMode, NodeRuntime, RestartMode, RuntimeKind};
 use crate::config::common::EnvVar;
 use crate::error::Diagnostic;
 use crate::schema::closest;
@@ -19,66 +24,117 @@ pub struct Setting {
     pub what: &'static str,
     /// The variables, first wins.
     pub names: &'static [&'static str],
+    /// The variable gpuplan writes it under (one of `names`).
+    pub write: &'static str,
 }
 
+impl Setting {
+    /// The runtime's own alias of the setting (`CONTAINERD_CONFIG`), if the toolkit has one.
+    pub fn alias(self, runtime: RuntimeKind) -> Option<&'static str> {
+        let prefix = match runtime {
+            RuntimeKind::Containerd => "CONTAINERD_",
+            RuntimeKind::Crio => "CRIO_",
+            RuntimeKind::Docker => "DOCKER_",
+        };
+        self.names.iter().copied().find(|n| n.starts_with(prefix))
+    }
+}
+
+/// Which container runtime the node runs (`containerd`, `crio`, `docker`).
+pub const RUNTIME: Setting = Setting { what: "container runtime", names: &["RUNTIME"], write: "RUNTIME" };
+/// Where the node's lock is unless [`PID_FILE`] says otherwise (the toolkit's own).
+pub const DEFAULT_PID_FILE: &str = "/run/nvidia/toolkit/toolkit.pid";
+/// The node's lock, shared by the agent, the toolkit's installer and `gpuplan node`.
+pub const PID_FILE: Setting =
+    Setting { what: "lock file", names: &["TOOLKIT_PID_FILE", "PID_FILE"], write: "TOOLKIT_PID_FILE" };
 /// The top-level runtime config file.
 pub const CONFIG: Setting = Setting {
     what: "runtime config file",
     names: &["RUNTIME_CONFIG", "CONTAINERD_CONFIG", "DOCKER_CONFIG", "CRIO_CONFIG"],
+    write: "RUNTIME_CONFIG",
 };
 /// The drop-in file (`""` edits the top-level file in place).
-pub const DROP_IN: Setting = Setting { what: "drop-in config file", names: &["RUNTIME_DROP_IN_CONFIG"] };
+pub const DROP_IN: Setting =
+    Setting { what: "drop-in config file", names: &["RUNTIME_DROP_IN_CONFIG"], write: "RUNTIME_DROP_IN_CONFIG" };
 /// The drop-in's path on the host, for the `imports` line.
-pub const DROP_IN_HOST_PATH: Setting =
-    Setting { what: "drop-in host path", names: &["RUNTIME_DROP_IN_CONFIG_HOST_PATH"] };
+pub const DROP_IN_HOST_PATH: Setting = Setting {
+    what: "drop-in host path",
+    names: &["RUNTIME_DROP_IN_CONFIG_HOST_PATH"],
+    write: "RUNTIME_DROP_IN_CONFIG_HOST_PATH",
+};
 /// The runtime's socket.
-pub const SOCKET: Setting =
-    Setting { what: "runtime socket", names: &["RUNTIME_SOCKET", "CONTAINERD_SOCKET", "DOCKER_SOCKET"] };
+pub const SOCKET: Setting = Setting {
+    what: "runtime socket",
+    names: &["RUNTIME_SOCKET", "CONTAINERD_SOCKET", "DOCKER_SOCKET"],
+    write: "RUNTIME_SOCKET",
+};
 /// How the runtime is restarted.
-pub const RESTART_MODE: Setting = Setting { what: "restart mode", names: &["RUNTIME_RESTART_MODE"] };
+pub const RESTART_MODE: Setting =
+    Setting { what: "restart mode", names: &["RUNTIME_RESTART_MODE"], write: "RUNTIME_RESTART_MODE" };
 /// The systemd unit restarted in `systemd` mode (a gpuplan addition).
-pub const RESTART_UNIT: Setting = Setting { what: "systemd unit", names: &["RUNTIME_SYSTEMD_UNIT"] };
+pub const RESTART_UNIT: Setting =
+    Setting { what: "systemd unit", names: &["RUNTIME_SYSTEMD_UNIT"], write: "RUNTIME_SYSTEMD_UNIT" };
 /// The main runtime's name.
 pub const RUNTIME_NAME: Setting = Setting {
     what: "runtime name",
     names: &["NVIDIA_RUNTIME_NAME", "CONTAINERD_RUNTIME_CLASS", "DOCKER_RUNTIME_NAME"],
+    write: "NVIDIA_RUNTIME_NAME",
 };
 /// Whether the main runtime becomes the default.
 pub const SET_AS_DEFAULT: Setting = Setting {
     what: "set-as-default",
     names: &["NVIDIA_RUNTIME_SET_AS_DEFAULT", "CONTAINERD_SET_AS_DEFAULT", "DOCKER_SET_AS_DEFAULT"],
+    write: "NVIDIA_RUNTIME_SET_AS_DEFAULT",
 };
 /// Whether CDI is on for the toolkit.
-pub const CDI_ENABLED: Setting = Setting { what: "CDI", names: &["CDI_ENABLED", "ENABLE_CDI"] };
+pub const CDI_ENABLED: Setting = Setting { what: "CDI", names: &["CDI_ENABLED", "ENABLE_CDI"], write: "CDI_ENABLED" };
 /// Whether CDI is switched on in the runtime (`enable_cdi`); follows CDI by default.
-pub const RUNTIME_ENABLE_CDI: Setting = Setting { what: "enable CDI in the runtime", names: &["RUNTIME_ENABLE_CDI"] };
+pub const RUNTIME_ENABLE_CDI: Setting =
+    Setting { what: "enable CDI in the runtime", names: &["RUNTIME_ENABLE_CDI"], write: "RUNTIME_ENABLE_CDI" };
 /// `runtime_type` for runtime entries not copied from an existing one.
-pub const RUNTIME_TYPE: Setting = Setting { what: "runtime type", names: &["CONTAINERD_RUNTIME_TYPE"] };
+pub const RUNTIME_TYPE: Setting =
+    Setting { what: "runtime type", names: &["CONTAINERD_RUNTIME_TYPE"], write: "CONTAINERD_RUNTIME_TYPE" };
 /// Version-1 configs with a `default_runtime` table.
-pub const USE_LEGACY_CONFIG: Setting = Setting { what: "legacy config", names: &["CONTAINERD_USE_LEGACY_CONFIG"] };
+pub const USE_LEGACY_CONFIG: Setting =
+    Setting { what: "legacy config", names: &["CONTAINERD_USE_LEGACY_CONFIG"], write: "CONTAINERD_USE_LEGACY_CONFIG" };
 /// CDI annotation prefixes for `container_annotations`.
-pub const ANNOTATION_PREFIXES: Setting =
-    Setting { what: "CDI annotation prefixes", names: &["NVIDIA_CONTAINER_RUNTIME_MODES_CDI_ANNOTATION_PREFIXES"] };
+pub const ANNOTATION_PREFIXES: Setting = Setting {
+    what: "CDI annotation prefixes",
+    names: &["NVIDIA_CONTAINER_RUNTIME_MODES_CDI_ANNOTATION_PREFIXES"],
+    write: "NVIDIA_CONTAINER_RUNTIME_MODES_CDI_ANNOTATION_PREFIXES",
+};
 /// Where the runtime's current config is read from (`file`, `file=<path>`, `command`).
-pub const CONFIG_SOURCE: Setting =
-    Setting { what: "config source", names: &["RUNTIME_CONFIG_SOURCES", "RUNTIME_CONFIG_SOURCE"] };
+pub const CONFIG_SOURCE: Setting = Setting {
+    what: "config source",
+    names: &["RUNTIME_CONFIG_SOURCES", "RUNTIME_CONFIG_SOURCE"],
+    write: "RUNTIME_CONFIG_SOURCE",
+};
 /// The toolkit's install directory.
-pub const INSTALL_DIR: Setting = Setting { what: "install directory", names: &["TOOLKIT_INSTALL_DIR", "ROOT"] };
+pub const INSTALL_DIR: Setting =
+    Setting { what: "install directory", names: &["TOOLKIT_INSTALL_DIR", "ROOT"], write: "ROOT" };
 /// The host root inside the toolkit container.
-pub const HOST_ROOT: Setting = Setting { what: "host root mount", names: &["HOST_ROOT_MOUNT"] };
+pub const HOST_ROOT: Setting =
+    Setting { what: "host root mount", names: &["HOST_ROOT_MOUNT"], write: "HOST_ROOT_MOUNT" };
 /// Install only; leave the runtime config alone.
-pub const NO_RUNTIME_CONFIG: Setting = Setting { what: "no runtime config", names: &["NO_RUNTIME_CONFIG"] };
+pub const NO_RUNTIME_CONFIG: Setting =
+    Setting { what: "no runtime config", names: &["NO_RUNTIME_CONFIG"], write: "NO_RUNTIME_CONFIG" };
 /// The NRI plugin instead of runtime config edits.
-pub const NRI_PLUGIN: Setting = Setting { what: "NRI plugin", names: &["ENABLE_NRI_PLUGIN"] };
+pub const NRI_PLUGIN: Setting =
+    Setting { what: "NRI plugin", names: &["ENABLE_NRI_PLUGIN"], write: "ENABLE_NRI_PLUGIN" };
 /// CRI-O: drop-in runtimes (`config`) or an OCI hook (`hook`).
-pub const CRIO_CONFIG_MODE: Setting = Setting { what: "CRI-O config mode", names: &["CRIO_CONFIG_MODE"] };
+pub const CRIO_CONFIG_MODE: Setting =
+    Setting { what: "CRI-O config mode", names: &["CRIO_CONFIG_MODE"], write: "CRIO_CONFIG_MODE" };
 /// CRI-O: the OCI hooks directory.
-pub const CRIO_HOOKS_DIR: Setting = Setting { what: "CRI-O hooks directory", names: &["CRIO_HOOKS_DIR"] };
+pub const CRIO_HOOKS_DIR: Setting =
+    Setting { what: "CRI-O hooks directory", names: &["CRIO_HOOKS_DIR"], write: "CRIO_HOOKS_DIR" };
 /// CRI-O: the OCI hook file name.
-pub const CRIO_HOOK_FILENAME: Setting = Setting { what: "CRI-O hook file name", names: &["CRIO_HOOK_FILENAME"] };
+pub const CRIO_HOOK_FILENAME: Setting =
+    Setting { what: "CRI-O hook file name", names: &["CRIO_HOOK_FILENAME"], write: "CRIO_HOOK_FILENAME" };
 
 /// Every setting gpuplan resolves.
 pub const SETTINGS: &[Setting] = &[
+    RUNTIME,
+    PID_FILE,
     CONFIG,
     DROP_IN,
     DROP_IN_HOST_PATH,
@@ -104,7 +160,6 @@ pub const SETTINGS: &[Setting] = &[
 
 /// Other variables the toolkit container reads, passed through untouched.
 const PASSED_THROUGH: &[&str] = &[
-    "RUNTIME",
     "RUNTIME_EXECUTABLE_PATH",
     "NO_DAEMON",
     "NRI_NAMESPACE",
@@ -113,8 +168,6 @@ const PASSED_THROUGH: &[&str] = &[
     "NRI_MANAGEMENT_CDI_DEVICE_NAMESPACES",
     "TOOLKIT_SOURCE_ROOT",
     "TOOLKIT_PACKAGE_TYPE",
-    "TOOLKIT_PID_FILE",
-    "PID_FILE",
     "TOOLKIT_DEBUG",
     "CDI_OUTPUT_DIR",
     "CDI_KIND",
@@ -174,7 +227,7 @@ pub fn values(vars: &BTreeMap<String, String>) -> Values {
         |setting: Setting| first(setting).and_then(|(name, text)| Some(leaf(name, Value::Bool(parse_bool(text)?))));
 
     let mut operator = Vec::new();
-    if let Some((name, runtime)) = vars.get_key_value("RUNTIME") {
+    if let Some((name, runtime)) = first(RUNTIME) {
         operator.push(("defaultRuntime", leaf(name, Value::Str(runtime.clone()))));
     }
     if let Some((name, class)) = first(RUNTIME_NAME) {
@@ -207,6 +260,71 @@ pub fn values(vars: &BTreeMap<String, String>) -> Values {
     }
     let top = [("operator", operator), ("cdi", cdi), ("toolkit", toolkit)];
     Values(top.into_iter().filter(|(_, e)| !e.is_empty()).map(|(k, e)| (k.to_owned(), branch(e))).collect())
+}
+
+/// The environment that resolves back to `node` (the write side of the contract): each setting
+/// under the name gpuplan writes, in a fixed order, and the runtime's own alias too where the
+/// toolkit has one (`CONTAINERD_CONFIG` beside `RUNTIME_CONFIG`), so tooling that looks for
+/// either finds it. `pid_file` is the node's lock. Paths are taken as given: a caller that
+/// mounts the host's directories elsewhere passes the node as the container sees it.
+pub fn write(node: &NodeRuntime, pid_file: &str) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    let kind = node.runtime;
+    let with_alias = |out: &mut Vec<_>, setting: Setting, value: &str| {
+        out.push((setting.write, value.to_owned()));
+        if let Some(alias) = setting.alias(kind).filter(|a| *a != setting.write) {
+            out.push((alias, value.to_owned()));
+        }
+    };
+    out.push((RUNTIME.write, kind.name().to_owned()));
+    with_alias(&mut out, CONFIG, &node.config);
+    match &node.drop_in {
+        Some(drop_in) => {
+            out.push((DROP_IN.write, drop_in.clone()));
+            let host = node.drop_in_host_path.clone().unwrap_or_else(|| drop_in.clone());
+            out.push((DROP_IN_HOST_PATH.write, host));
+        }
+        None => out.push((DROP_IN.write, String::new())),
+    }
+    if let Some(source) = &node.source {
+        out.push((CONFIG_SOURCE.write, format!("file={source}")));
+    }
+    with_alias(&mut out, SOCKET, &node.socket);
+    let restart = match node.restart_mode {
+        RestartMode::Signal => "signal",
+        RestartMode::Systemd => "systemd",
+        RestartMode::None => "none",
+    };
+    for (setting, value) in [
+        (RUNTIME_NAME, node.runtime_name.clone()),
+        (SET_AS_DEFAULT, node.set_as_default.to_string()),
+        (CDI_ENABLED, node.cdi.to_string()),
+        (RUNTIME_ENABLE_CDI, node.enable_cdi.to_string()),
+        (RESTART_MODE, restart.to_owned()),
+        (RESTART_UNIT, node.systemd_unit.clone()),
+        (INSTALL_DIR, node.install_dir.clone()),
+        (PID_FILE, pid_file.to_owned()),
+        (HOST_ROOT, node.host_root.clone()),
+    ] {
+        out.push((setting.write, value));
+    }
+    if kind == RuntimeKind::Containerd {
+        if let Some(alias) = RUNTIME_NAME.alias(kind) {
+            out.push((alias, node.runtime_name.clone()));
+        }
+        out.push((RUNTIME_TYPE.write, node.runtime_type.clone()));
+        out.push((USE_LEGACY_CONFIG.write, node.use_legacy_config.to_string()));
+    }
+    if !node.annotation_prefixes.is_empty() {
+        out.push((ANNOTATION_PREFIXES.write, node.annotation_prefixes.join(",")));
+    }
+    if kind == RuntimeKind::Crio {
+        let mode = if node.crio_mode == CrioMode::Hook { "hook" } else { "config" };
+        out.push((CRIO_CONFIG_MODE.write, mode.to_owned()));
+        out.push((CRIO_HOOKS_DIR.write, node.crio_hooks_dir.clone()));
+        out.push((CRIO_HOOK_FILENAME.write, node.crio_hook_filename.clone()));
+    }
+    out
 }
 
 /// The names the toolkit reads, for suggestions.

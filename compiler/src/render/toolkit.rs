@@ -24,14 +24,14 @@ use super::operand::{Env, MANAGED_BY, Operand, Spec, pull_policy, update_strateg
 use super::{Context, Out, VERSION};
 use crate::error::Error;
 use crate::node::runtime::{CrioMode, RESTART_TIMEOUT_SECONDS};
-use crate::node::{NodeRuntime, RestartMode, RuntimeKind};
+use crate::node::{NodeRuntime, RuntimeKind, env};
 
 /// The DaemonSet's name.
 pub const NAME: &str = "nvidia-container-toolkit-daemonset";
 /// Where the host's root is mounted in the pod.
 const HOST_ROOT: &str = "/host";
 /// The lock the installer and the agent take on the node.
-const PID_FILE: &str = "/run/nvidia/toolkit/toolkit.pid";
+const PID_FILE: &str = env::DEFAULT_PID_FILE;
 /// Where the runtime's config directory, drop-in directory and socket directory are mounted.
 pub const CONFIG_DIR: &str = "/runtime/config-dir";
 /// See [`CONFIG_DIR`].
@@ -182,22 +182,24 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
 fn install_env(ctx: &Context<'_>) -> Env {
     let config = ctx.config;
     let mut env = Env::new();
-    env.set("ROOT", &config.toolkit.install_dir)
+    env.set(env::INSTALL_DIR.write, &config.toolkit.install_dir)
         .set("NVIDIA_CONTAINER_RUNTIME_MODES_CDI_DEFAULT_KIND", "management.nvidia.com/gpu")
         .set("NVIDIA_VISIBLE_DEVICES", "void")
-        .set("TOOLKIT_PID_FILE", PID_FILE)
+        .set(env::PID_FILE.write, PID_FILE)
         .field("NRI_NAMESPACE", "metadata.namespace");
     if config.cdi.enabled {
-        env.set("CDI_ENABLED", "true").set("NVIDIA_CONTAINER_RUNTIME_MODE", "cdi").set("CRIO_CONFIG_MODE", "config");
+        env.set(env::CDI_ENABLED.write, "true")
+            .set("NVIDIA_CONTAINER_RUNTIME_MODE", "cdi")
+            .set(env::CRIO_CONFIG_MODE.write, "config");
     }
     if config.cdi.nri_plugin_enabled {
-        env.set("ENABLE_NRI_PLUGIN", "true");
+        env.set(env::NRI_PLUGIN.write, "true");
     }
     env.apply(&config.toolkit.env);
-    env.set("RUNTIME", ctx.node.runtime.name());
+    env.set(env::RUNTIME.write, ctx.node.runtime.name());
     if ctx.node.configure {
         // The agent configures the runtime; the installer only installs, then exits.
-        env.set("NO_RUNTIME_CONFIG", "true").set("NO_DAEMON", "true");
+        env.set(env::NO_RUNTIME_CONFIG.write, "true").set("NO_DAEMON", "true");
     }
     env
 }
@@ -214,76 +216,39 @@ fn dir(path: &str) -> &str {
     }
 }
 
-/// The node agent's env: the resolved node change, every path rewritten to where the pod
-/// mounts it, so the agent resolves exactly the [`NodeRuntime`] the plan shows.
-fn agent_env(ctx: &Context<'_>) -> Env {
-    let node = ctx.node;
-    let mut env = Env::new();
-    let config = format!("{CONFIG_DIR}/{}", base(&node.config));
-    env.set("RUNTIME", node.runtime.name()).set("RUNTIME_CONFIG", &config);
-    let alias = match node.runtime {
-        RuntimeKind::Containerd => "CONTAINERD",
-        RuntimeKind::Crio => "CRIO",
-        RuntimeKind::Docker => "DOCKER",
-    };
-    env.set(&format!("{alias}_CONFIG"), &config);
-    match &node.drop_in {
-        Some(drop_in) => {
-            let host = node.drop_in_host_path.clone().unwrap_or_else(|| drop_in.clone());
-            env.set("RUNTIME_DROP_IN_CONFIG", format!("{DROP_IN_DIR}/{}", base(drop_in)))
-                .set("RUNTIME_DROP_IN_CONFIG_HOST_PATH", host);
-        }
-        None => {
-            env.set("RUNTIME_DROP_IN_CONFIG", "");
-        }
-    }
-    if let Some(source) = &node.source {
-        let inside = if dir(source) == dir(&node.config) {
+/// The node change as the node agent's container sees it: every host path rewritten to where
+/// the pod mounts it (the drop-in's host path kept for the `imports` line; a config source
+/// outside the config's directory read through the host root).
+pub fn agent_view(node: &NodeRuntime) -> NodeRuntime {
+    let source = node.source.as_ref().map(|source| {
+        if dir(source) == dir(&node.config) {
             format!("{CONFIG_DIR}/{}", base(source))
         } else {
             format!("{HOST_ROOT}{source}")
-        };
-        env.set("RUNTIME_CONFIG_SOURCE", format!("file={inside}"));
+        }
+    });
+    NodeRuntime {
+        config: format!("{CONFIG_DIR}/{}", base(&node.config)),
+        drop_in: node.drop_in.as_ref().map(|d| format!("{DROP_IN_DIR}/{}", base(d))),
+        drop_in_host_path: node.drop_in.as_ref().map(|d| node.drop_in_host_path.clone().unwrap_or_else(|| d.clone())),
+        source,
+        socket: format!("{SOCKET_DIR}/{}", base(&node.socket)),
+        host_root: HOST_ROOT.into(),
+        crio_hooks_dir: if node.runtime == RuntimeKind::Crio { HOOKS_DIR.into() } else { node.crio_hooks_dir.clone() },
+        ..node.clone()
     }
-    let socket = format!("{SOCKET_DIR}/{}", base(&node.socket));
-    env.set("RUNTIME_SOCKET", &socket);
-    if node.runtime != RuntimeKind::Crio {
-        // The toolkit's contract has no CRIO_SOCKET.
-        env.set(&format!("{alias}_SOCKET"), &socket);
-    }
-    env.set("NVIDIA_RUNTIME_NAME", &node.runtime_name)
-        .set("NVIDIA_RUNTIME_SET_AS_DEFAULT", node.set_as_default.to_string())
-        .set("CDI_ENABLED", node.cdi.to_string())
-        .set("RUNTIME_ENABLE_CDI", node.enable_cdi.to_string())
-        .set("RUNTIME_RESTART_MODE", restart_mode(node.restart_mode))
-        .set("RUNTIME_SYSTEMD_UNIT", &node.systemd_unit)
-        .set("ROOT", &node.install_dir)
-        .set("TOOLKIT_PID_FILE", PID_FILE)
-        .set("HOST_ROOT_MOUNT", HOST_ROOT);
-    if node.runtime == RuntimeKind::Containerd {
-        env.set("CONTAINERD_RUNTIME_CLASS", &node.runtime_name)
-            .set("CONTAINERD_RUNTIME_TYPE", &node.runtime_type)
-            .set("CONTAINERD_USE_LEGACY_CONFIG", node.use_legacy_config.to_string());
-    }
-    if !node.annotation_prefixes.is_empty() {
-        env.set("NVIDIA_CONTAINER_RUNTIME_MODES_CDI_ANNOTATION_PREFIXES", node.annotation_prefixes.join(","));
-    }
-    if node.runtime == RuntimeKind::Crio {
-        let mode = if node.crio_mode == CrioMode::Hook { "hook" } else { "config" };
-        env.set("CRIO_CONFIG_MODE", mode)
-            .set("CRIO_HOOKS_DIR", HOOKS_DIR)
-            .set("CRIO_HOOK_FILENAME", &node.crio_hook_filename);
+}
+
+/// The node agent's env: the env contract's write side ([`crate::node::env::write`]) for the
+/// node as the agent's container sees it, so the agent resolves exactly the [`NodeRuntime`] the
+/// plan shows.
+fn agent_env(ctx: &Context<'_>) -> Env {
+    let mut env = Env::new();
+    for (name, value) in env::write(&agent_view(ctx.node), PID_FILE) {
+        env.set(name, value);
     }
     env.field("NODE_NAME", "spec.nodeName");
     env
-}
-
-fn restart_mode(mode: RestartMode) -> &'static str {
-    match mode {
-        RestartMode::Signal => "signal",
-        RestartMode::Systemd => "systemd",
-        RestartMode::None => "none",
-    }
 }
 
 /// The agent's mounts of the runtime's directories, and their host volumes, named as upstream
@@ -316,6 +281,59 @@ fn runtime_mounts(node: &NodeRuntime) -> (Vec<J>, Vec<J>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The env contract's round trip: for each of these values, the env rendered into the node
+    /// agent's container, read back by the agent's resolver, is the plan's node change as the
+    /// container sees it.
+    #[test]
+    fn every_rendered_agent_env_resolves_to_the_plans_node_change() {
+        let cases: &[&[&str]] = &[
+            &[],
+            &[
+                "operator.defaultRuntime=containerd",
+                "toolkit.env[0].name=CONTAINERD_CONFIG,toolkit.env[0].value=/etc/containerd/config.toml",
+                "toolkit.env[1].name=CONTAINERD_SOCKET,toolkit.env[1].value=/run/containerd/containerd.sock",
+                "toolkit.env[2].name=CONTAINERD_RUNTIME_CLASS,toolkit.env[2].value=nvidia",
+                "toolkit.env[3].name=CONTAINERD_SET_AS_DEFAULT,toolkit.env[3].value=true",
+            ],
+            &["operator.defaultRuntime=crio"],
+            &["operator.defaultRuntime=crio", "cdi.enabled=false"],
+            &["operator.defaultRuntime=docker", "toolkit.installDir=/opt/nvidia"],
+            &[
+                "toolkit.env[0].name=CONTAINERD_CONFIG,toolkit.env[0].value=/var/lib/rancher/k3s/agent/etc/containerd/config.toml.tmpl",
+                "toolkit.env[1].name=CONTAINERD_SOCKET,toolkit.env[1].value=/run/k3s/containerd/containerd.sock",
+                "toolkit.env[2].name=RUNTIME_RESTART_MODE,toolkit.env[2].value=systemd",
+                "toolkit.env[3].name=RUNTIME_SYSTEMD_UNIT,toolkit.env[3].value=k3s-agent",
+            ],
+            &["toolkit.env[0].name=RUNTIME_DROP_IN_CONFIG,toolkit.env[0].value=", "operator.runtimeClass=nvidia-cdi"],
+            &[
+                "toolkit.env[0].name=RUNTIME_CONFIG_SOURCE,toolkit.env[0].value=file=/etc/containerd/base.toml",
+                "toolkit.env[1].name=NVIDIA_CONTAINER_RUNTIME_MODES_CDI_ANNOTATION_PREFIXES,toolkit.env[1].value=cdi.k8s.io/",
+            ],
+            &[
+                "toolkit.env[0].name=RUNTIME_CONFIG_SOURCE,toolkit.env[0].value=file=/opt/base.toml",
+                "toolkit.env[1].name=CONTAINERD_USE_LEGACY_CONFIG,toolkit.env[1].value=true",
+                "toolkit.env[2].name=RUNTIME_RESTART_MODE,toolkit.env[2].value=none",
+            ],
+        ];
+        for flags in cases {
+            let inputs = crate::Inputs {
+                files: Vec::new(),
+                flags: flags
+                    .iter()
+                    .map(|f| crate::InputFlag { kind: crate::FlagKind::Set, text: (*f).into() })
+                    .collect(),
+            };
+            let user = crate::load(&inputs, &mut |_| Err("no files".into())).expect("loads");
+            let effective = crate::coalesce(user).expect("coalesces");
+            let config = crate::resolve(&effective.values).expect("resolves");
+            let (node, _) = crate::node_runtime(&config);
+            let view = agent_view(&node);
+            let vars = env::write(&view, PID_FILE).into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
+            let (read_back, _) = crate::node_runtime_from_env(&vars).unwrap_or_else(|e| panic!("{flags:?}: {e}"));
+            assert_eq!(read_back, view, "{flags:?}");
+        }
+    }
 
     #[test]
     fn the_rules_name_the_mount_points_this_stage_uses() {

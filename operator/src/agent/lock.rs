@@ -14,7 +14,7 @@ use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
 /// The toolkit's lock file, which the node agent and `gpuplan node apply|revert` share.
-pub const PID_FILE: &str = "/run/nvidia/toolkit/toolkit.pid";
+pub const PID_FILE: &str = gpuplan_compiler::node::env::DEFAULT_PID_FILE;
 
 /// The held lock; released when dropped (and by the kernel when the process dies).
 pub struct Lock {

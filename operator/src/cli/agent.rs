@@ -11,8 +11,8 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use clap::Subcommand;
-use gpuplan_compiler::node::Foreign;
 use gpuplan_compiler::node::runtime::RESTART_TIMEOUT_SECONDS;
+use gpuplan_compiler::node::{Foreign, env};
 use gpuplan_compiler::values::Origin;
 use gpuplan_compiler::{Diagnostic, Severity, Source};
 
@@ -100,44 +100,34 @@ fn seconds(value: f64) -> Duration {
 }
 
 impl Args {
-    /// The process environment with the flags written over it.
+    /// The process environment with the flags written over it: a flag replaces every alias of
+    /// its variable (the env contract's table, [`env`]).
     fn environment(&self) -> BTreeMap<String, String> {
         let mut vars: BTreeMap<String, String> = std::env::vars().collect();
+        let set_as_default = self.set_as_default.map(|b| b.to_string());
         let flags = [
-            ("RUNTIME", &self.runtime),
-            ("RUNTIME_CONFIG", &self.config),
-            ("RUNTIME_DROP_IN_CONFIG", &self.drop_in),
-            ("RUNTIME_SOCKET", &self.socket),
-            ("NVIDIA_RUNTIME_NAME", &self.runtime_name),
-            ("RUNTIME_RESTART_MODE", &self.restart_mode),
-            ("RUNTIME_SYSTEMD_UNIT", &self.systemd_unit),
-            ("ROOT", &self.root),
-            ("TOOLKIT_PID_FILE", &self.pid_file),
-            ("HOST_ROOT_MOUNT", &self.host_root),
+            (env::RUNTIME, &self.runtime),
+            (env::CONFIG, &self.config),
+            (env::DROP_IN, &self.drop_in),
+            (env::SOCKET, &self.socket),
+            (env::RUNTIME_NAME, &self.runtime_name),
+            (env::SET_AS_DEFAULT, &set_as_default),
+            (env::RESTART_MODE, &self.restart_mode),
+            (env::RESTART_UNIT, &self.systemd_unit),
+            (env::INSTALL_DIR, &self.root),
+            (env::PID_FILE, &self.pid_file),
+            (env::HOST_ROOT, &self.host_root),
         ];
-        for (name, value) in flags {
+        for (setting, value) in flags {
             if let Some(value) = value {
-                // A flag overrides every alias of its variable.
-                for alias in aliases(name) {
+                for alias in setting.names {
                     vars.remove(*alias);
                 }
-                vars.insert(name.to_owned(), value.clone());
+                vars.insert(setting.write.to_owned(), value.clone());
             }
-        }
-        if let Some(default) = self.set_as_default {
-            for alias in aliases("NVIDIA_RUNTIME_SET_AS_DEFAULT") {
-                vars.remove(*alias);
-            }
-            vars.insert("NVIDIA_RUNTIME_SET_AS_DEFAULT".into(), default.to_string());
         }
         vars
     }
-}
-
-fn aliases(name: &str) -> &'static [&'static str] {
-    use gpuplan_compiler::node::env;
-    let settings = [env::CONFIG, env::SOCKET, env::RUNTIME_NAME, env::SET_AS_DEFAULT, env::INSTALL_DIR];
-    settings.into_iter().find(|s| s.names.contains(&name)).map_or(&[], |s| s.names)
 }
 
 /// A diagnostic about a value that came from an environment variable names the variable
@@ -193,9 +183,10 @@ pub fn run(args: &Args) -> anyhow::Result<u8> {
         restart_timeout: seconds(args.restart_timeout),
         watch_interval: seconds(args.watch_interval),
         reapply_interval: seconds(args.reapply_interval),
-        pid_file: vars
-            .get("TOOLKIT_PID_FILE")
-            .or_else(|| vars.get("PID_FILE"))
+        pid_file: env::PID_FILE
+            .names
+            .iter()
+            .find_map(|n| vars.get(*n))
             .cloned()
             .unwrap_or_else(|| agent::lock::PID_FILE.into())
             .into(),

@@ -11,8 +11,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use clap::Subcommand;
-use gpuplan_compiler::diff::unified;
-use gpuplan_compiler::node::{self, Change, Files, NodeRuntime};
+use gpuplan_compiler::node::{self, Change, Files, NodeRuntime, env};
 
 use super::input::ValuesArgs;
 use super::{EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, print_out};
@@ -68,8 +67,11 @@ pub fn run(command: &Command) -> anyhow::Result<u8> {
         return Ok(EXIT_ERROR);
     };
     // Held until the command ends: the files read are the files written.
-    let lock_file =
-        args.lock.clone().or_else(|| std::env::var("TOOLKIT_PID_FILE").ok()).unwrap_or(lock::PID_FILE.into());
+    let lock_file = args
+        .lock
+        .clone()
+        .or_else(|| env::PID_FILE.names.iter().find_map(|n| std::env::var(n).ok()))
+        .unwrap_or(lock::PID_FILE.into());
     let _lock = if write { Some(lock::acquire(Path::new(&lock_file))?) } else { None };
     let files = read(&node)?;
     let foreign = if args.take_over { node::Foreign::TakeOver } else { node::Foreign::Refuse };
@@ -136,5 +138,5 @@ fn read(node: &NodeRuntime) -> anyhow::Result<Files> {
 }
 
 fn diff(change: &Change) -> String {
-    change.changed().map(|f| unified(&f.path, f.before.as_deref(), f.after.as_deref())).collect()
+    change.changed().map(node::FileChange::unified).collect()
 }
