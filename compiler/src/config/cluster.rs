@@ -8,7 +8,7 @@
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{IntOrPercent, StringMap, Toleration};
+use super::kube::{IntOrPercent, StringMap, Toleration};
 use super::patterns;
 
 /// The kind of Kubernetes distribution the plan targets.

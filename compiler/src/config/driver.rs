@@ -8,7 +8,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{EnvVar, IntOrPercent, PullPolicy, Resources, StringMap};
+use super::kube::{EnvVar, IntOrPercent, PullPolicy, Resources, StringMap};
 use super::patterns;
 
 /// The driver DaemonSet, which builds or loads the NVIDIA kernel modules on each GPU node and

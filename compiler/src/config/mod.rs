@@ -29,8 +29,8 @@ use crate::error::{Diagnostic, Error};
 use crate::values::Values;
 
 pub mod cluster;
-pub mod common;
 pub mod driver;
+pub mod kube;
 pub mod monitoring;
 pub mod nfd;
 pub mod operands;

@@ -8,7 +8,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{EnvVar, FreeForm, PullPolicy, Resources, StringMap};
+use super::kube::{EnvVar, FreeForm, PullPolicy, Resources, StringMap};
 use super::patterns;
 
 /// The standalone DCGM host engine DaemonSet (`nv-hostengine`). Not needed by default: the DCGM

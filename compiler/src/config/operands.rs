@@ -7,7 +7,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{EnvVar, IntOrPercent, PullPolicy, Resources, StringMap};
+use super::kube::{EnvVar, IntOrPercent, PullPolicy, Resources, StringMap};
 use super::patterns;
 
 /// The container toolkit stage: NVIDIA's toolkit image installs the runtime binaries on each GPU

@@ -7,7 +7,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{EnvVar, FreeForm, PullPolicy, Resources, StringMap, Toleration};
+use super::kube::{EnvVar, FreeForm, PullPolicy, Resources, StringMap, Toleration};
 use super::patterns;
 
 /// The operator Deployment, which runs gpuplan's operator.

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::Config;
-use super::common::EnvVar;
+use super::kube::EnvVar;
 use crate::error::Diagnostic;
 use crate::values::Values;
 

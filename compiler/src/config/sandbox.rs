@@ -10,8 +10,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{EnvVar, FreeForm, PullPolicy, Resources};
 use super::driver::{DriverManager, KernelModuleConfig};
+use super::kube::{EnvVar, FreeForm, PullPolicy, Resources};
 use super::patterns;
 
 /// GPUs for virtual machines instead of containers, chosen per node with the

@@ -8,7 +8,7 @@
 //!   list in the description. A wrong value then gets one error that lists the allowed values,
 //!   rather than one error per variant.
 //!
-//! Applied to every subschema by [`super::schema`], including the shared types in `common`.
+//! Applied to every subschema by [`super::schema`], including the shared Kubernetes shapes in `kube`.
 
 use schemars::Schema;
 use serde_json::Value;

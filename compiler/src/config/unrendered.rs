@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{EnvVar, PullPolicy, Resources};
+use super::kube::{EnvVar, PullPolicy, Resources};
 use super::patterns;
 
 /// An extra kernel module container in the driver pod: `nvidia-fs` for GPUDirect Storage, or

@@ -6,13 +6,12 @@
 //! side: [`Env`], a lookup that follows the toolkit's rule (the first alias that is set wins)
 //! but reports, instead of silently resolving, two aliases set to different values and names the
 //! toolkit does not know (`CONTAINERD_SOCKETT`); [`values`], the values an environment stands
-//! for. Write side: [`write`], the environment that resolves back to a node change — what the
-//! node agent's container gets.
+//! for. The node change is resolved from an [`Env`] by [`super::runtime::resolve`], and written
+//! back as one by [`super::runtime::NodeRuntime::env`], both through this table.
 
 use std::collections::BTreeMap;
 
-use super::runtime::{CrioMode, NodeRuntime, RestartMode, RuntimeKind};
-use crate::config::common::EnvVar;
+use crate::config::kube::EnvVar;
 use crate::error::Diagnostic;
 use crate::schema::closest;
 use crate::values::{Map, Node, Origin, Source, Value, Values};
@@ -29,13 +28,9 @@ pub struct Setting {
 }
 
 impl Setting {
-    /// The runtime's own alias of the setting (`CONTAINERD_CONFIG`), if the toolkit has one.
-    pub fn alias(self, runtime: RuntimeKind) -> Option<&'static str> {
-        let prefix = match runtime {
-            RuntimeKind::Containerd => "CONTAINERD_",
-            RuntimeKind::Crio => "CRIO_",
-            RuntimeKind::Docker => "DOCKER_",
-        };
+    /// The alias of the setting with a runtime's prefix (`CONTAINERD_` gives
+    /// `CONTAINERD_CONFIG`), if the toolkit has one.
+    pub fn alias(self, prefix: &str) -> Option<&'static str> {
         self.names.iter().copied().find(|n| n.starts_with(prefix))
     }
 }
@@ -260,71 +255,6 @@ pub fn values(vars: &BTreeMap<String, String>) -> Values {
     }
     let top = [("operator", operator), ("cdi", cdi), ("toolkit", toolkit)];
     Values(top.into_iter().filter(|(_, e)| !e.is_empty()).map(|(k, e)| (k.to_owned(), branch(e))).collect())
-}
-
-/// The environment that resolves back to `node` (the write side of the contract): each setting
-/// under the name gpuplan writes, in a fixed order, and the runtime's own alias too where the
-/// toolkit has one (`CONTAINERD_CONFIG` beside `RUNTIME_CONFIG`), so tooling that looks for
-/// either finds it. `pid_file` is the node's lock. Paths are taken as given: a caller that
-/// mounts the host's directories elsewhere passes the node as the container sees it.
-pub fn write(node: &NodeRuntime, pid_file: &str) -> Vec<(&'static str, String)> {
-    let mut out: Vec<(&'static str, String)> = Vec::new();
-    let kind = node.runtime;
-    let with_alias = |out: &mut Vec<_>, setting: Setting, value: &str| {
-        out.push((setting.write, value.to_owned()));
-        if let Some(alias) = setting.alias(kind).filter(|a| *a != setting.write) {
-            out.push((alias, value.to_owned()));
-        }
-    };
-    out.push((RUNTIME.write, kind.name().to_owned()));
-    with_alias(&mut out, CONFIG, &node.config);
-    match &node.drop_in {
-        Some(drop_in) => {
-            out.push((DROP_IN.write, drop_in.clone()));
-            let host = node.drop_in_host_path.clone().unwrap_or_else(|| drop_in.clone());
-            out.push((DROP_IN_HOST_PATH.write, host));
-        }
-        None => out.push((DROP_IN.write, String::new())),
-    }
-    if let Some(source) = &node.source {
-        out.push((CONFIG_SOURCE.write, format!("file={source}")));
-    }
-    with_alias(&mut out, SOCKET, &node.socket);
-    let restart = match node.restart_mode {
-        RestartMode::Signal => "signal",
-        RestartMode::Systemd => "systemd",
-        RestartMode::None => "none",
-    };
-    for (setting, value) in [
-        (RUNTIME_NAME, node.runtime_name.clone()),
-        (SET_AS_DEFAULT, node.set_as_default.to_string()),
-        (CDI_ENABLED, node.cdi.to_string()),
-        (RUNTIME_ENABLE_CDI, node.enable_cdi.to_string()),
-        (RESTART_MODE, restart.to_owned()),
-        (RESTART_UNIT, node.systemd_unit.clone()),
-        (INSTALL_DIR, node.install_dir.clone()),
-        (PID_FILE, pid_file.to_owned()),
-        (HOST_ROOT, node.host_root.clone()),
-    ] {
-        out.push((setting.write, value));
-    }
-    if kind == RuntimeKind::Containerd {
-        if let Some(alias) = RUNTIME_NAME.alias(kind) {
-            out.push((alias, node.runtime_name.clone()));
-        }
-        out.push((RUNTIME_TYPE.write, node.runtime_type.clone()));
-        out.push((USE_LEGACY_CONFIG.write, node.use_legacy_config.to_string()));
-    }
-    if !node.annotation_prefixes.is_empty() {
-        out.push((ANNOTATION_PREFIXES.write, node.annotation_prefixes.join(",")));
-    }
-    if kind == RuntimeKind::Crio {
-        let mode = if node.crio_mode == CrioMode::Hook { "hook" } else { "config" };
-        out.push((CRIO_CONFIG_MODE.write, mode.to_owned()));
-        out.push((CRIO_HOOKS_DIR.write, node.crio_hooks_dir.clone()));
-        out.push((CRIO_HOOK_FILENAME.write, node.crio_hook_filename.clone()));
-    }
-    out
 }
 
 /// The names the toolkit reads, for suggestions.

@@ -32,6 +32,15 @@ pub enum RuntimeKind {
 }
 
 impl RuntimeKind {
+    /// The prefix of the toolkit's variables that only this runtime reads (`CONTAINERD_`).
+    pub fn env_prefix(self) -> &'static str {
+        match self {
+            RuntimeKind::Containerd => "CONTAINERD_",
+            RuntimeKind::Crio => "CRIO_",
+            RuntimeKind::Docker => "DOCKER_",
+        }
+    }
+
     /// The name the toolkit's `RUNTIME` variable uses.
     pub fn name(self) -> &'static str {
         match self {
@@ -121,6 +130,76 @@ pub struct NodeRuntime {
     pub crio_hooks_dir: String,
     /// CRI-O hook mode: the hook file's name.
     pub crio_hook_filename: String,
+}
+
+impl NodeRuntime {
+    /// The environment that resolves back to this node change (the write side of the env
+    /// contract, [`env`]): each setting under the name gpuplan writes, in a fixed order, and the
+    /// runtime's own alias too where the toolkit has one (`CONTAINERD_CONFIG` beside
+    /// `RUNTIME_CONFIG`), so tooling that looks for either finds it. `pid_file` is the node's
+    /// lock. Paths are taken as given: a caller that mounts the host's directories elsewhere
+    /// passes the node as the container sees it.
+    pub fn env(&self, pid_file: &str) -> Vec<(&'static str, String)> {
+        let node = self;
+        let mut out: Vec<(&'static str, String)> = Vec::new();
+        let kind = node.runtime;
+        let prefix = kind.env_prefix();
+        let with_alias = |out: &mut Vec<_>, setting: env::Setting, value: &str| {
+            out.push((setting.write, value.to_owned()));
+            if let Some(alias) = setting.alias(prefix).filter(|a| *a != setting.write) {
+                out.push((alias, value.to_owned()));
+            }
+        };
+        out.push((env::RUNTIME.write, kind.name().to_owned()));
+        with_alias(&mut out, env::CONFIG, &node.config);
+        match &node.drop_in {
+            Some(drop_in) => {
+                out.push((env::DROP_IN.write, drop_in.clone()));
+                let host = node.drop_in_host_path.clone().unwrap_or_else(|| drop_in.clone());
+                out.push((env::DROP_IN_HOST_PATH.write, host));
+            }
+            None => out.push((env::DROP_IN.write, String::new())),
+        }
+        if let Some(source) = &node.source {
+            out.push((env::CONFIG_SOURCE.write, format!("file={source}")));
+        }
+        with_alias(&mut out, env::SOCKET, &node.socket);
+        let restart = match node.restart_mode {
+            RestartMode::Signal => "signal",
+            RestartMode::Systemd => "systemd",
+            RestartMode::None => "none",
+        };
+        for (setting, value) in [
+            (env::RUNTIME_NAME, node.runtime_name.clone()),
+            (env::SET_AS_DEFAULT, node.set_as_default.to_string()),
+            (env::CDI_ENABLED, node.cdi.to_string()),
+            (env::RUNTIME_ENABLE_CDI, node.enable_cdi.to_string()),
+            (env::RESTART_MODE, restart.to_owned()),
+            (env::RESTART_UNIT, node.systemd_unit.clone()),
+            (env::INSTALL_DIR, node.install_dir.clone()),
+            (env::PID_FILE, pid_file.to_owned()),
+            (env::HOST_ROOT, node.host_root.clone()),
+        ] {
+            out.push((setting.write, value));
+        }
+        if kind == RuntimeKind::Containerd {
+            if let Some(alias) = env::RUNTIME_NAME.alias(prefix) {
+                out.push((alias, node.runtime_name.clone()));
+            }
+            out.push((env::RUNTIME_TYPE.write, node.runtime_type.clone()));
+            out.push((env::USE_LEGACY_CONFIG.write, node.use_legacy_config.to_string()));
+        }
+        if !node.annotation_prefixes.is_empty() {
+            out.push((env::ANNOTATION_PREFIXES.write, node.annotation_prefixes.join(",")));
+        }
+        if kind == RuntimeKind::Crio {
+            let mode = if node.crio_mode == CrioMode::Hook { "hook" } else { "config" };
+            out.push((env::CRIO_CONFIG_MODE.write, mode.to_owned()));
+            out.push((env::CRIO_HOOKS_DIR.write, node.crio_hooks_dir.clone()));
+            out.push((env::CRIO_HOOK_FILENAME.write, node.crio_hook_filename.clone()));
+        }
+        out
+    }
 }
 
 /// How long the node agent waits, after a restart, for the runtime to be back with the new

@@ -24,7 +24,7 @@ use serde::Serialize;
 use super::dcgm::{self, Scc};
 use super::operand::{Env, MANAGED_BY, Operand, Spec};
 use super::{Context, Out};
-use crate::config::common::FreeForm;
+use crate::config::kube::FreeForm;
 use crate::config::monitoring::{DcgmExporter, InternalTrafficPolicy, ServiceType};
 use crate::error::Error;
 

@@ -22,7 +22,7 @@ use super::Rule;
 use super::operand::{Env, MANAGED_BY, Operand, Spec};
 use super::{Context, Out};
 use crate::config::cluster::MigStrategy;
-use crate::config::common::StringMap;
+use crate::config::kube::StringMap;
 use crate::error::Error;
 
 /// How `NVIDIA_CDI_HOOK_PATH` is made from `toolkit.installDir` (here and in the MIG manager).

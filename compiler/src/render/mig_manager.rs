@@ -24,7 +24,7 @@ use super::Rule;
 use super::device_plugin::{CDI_HOOK_RULE, host_root_env, join};
 use super::operand::{Env, MANAGED_BY, Operand, Spec};
 use super::{Context, Out};
-use crate::config::common::StringMap;
+use crate::config::kube::StringMap;
 use crate::error::Error;
 use layouts::Layout;
 

@@ -21,7 +21,7 @@ use super::Context;
 use super::Rule;
 use super::image::reference;
 use crate::config::cluster::UpdateStrategy;
-use crate::config::common::{EnvVar, IntOrPercent, PullPolicy, Resources};
+use crate::config::kube::{EnvVar, IntOrPercent, PullPolicy, Resources};
 use crate::node::RuntimeKind;
 
 /// How the shared operand settings are transformed, for `gpuplan explain` (every stage).

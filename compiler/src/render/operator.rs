@@ -31,7 +31,7 @@ use serde_json::{Value as J, json};
 use super::image::reference;
 use super::operand::{Env, MANAGED_BY, pull_policy, pull_secrets, resources};
 use super::{Context, Out, VERSION};
-use crate::config::common::{FreeForm, StringMap};
+use crate::config::kube::{FreeForm, StringMap};
 use crate::config::operator::LogLevel;
 use crate::error::Error;
 

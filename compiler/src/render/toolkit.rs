@@ -239,12 +239,12 @@ pub fn agent_view(node: &NodeRuntime) -> NodeRuntime {
     }
 }
 
-/// The node agent's env: the env contract's write side ([`crate::node::env::write`]) for the
+/// The node agent's env: the env contract's write side ([`NodeRuntime::env`]) for the
 /// node as the agent's container sees it, so the agent resolves exactly the [`NodeRuntime`] the
 /// plan shows.
 fn agent_env(ctx: &Context<'_>) -> Env {
     let mut env = Env::new();
-    for (name, value) in env::write(&agent_view(ctx.node), PID_FILE) {
+    for (name, value) in agent_view(ctx.node).env(PID_FILE) {
         env.set(name, value);
     }
     env.field("NODE_NAME", "spec.nodeName");
@@ -329,7 +329,7 @@ mod tests {
             let config = crate::resolve(&effective.values).expect("resolves");
             let (node, _) = crate::node_runtime(&config);
             let view = agent_view(&node);
-            let vars = env::write(&view, PID_FILE).into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
+            let vars = view.env(PID_FILE).into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
             let (read_back, _) = crate::node_runtime_from_env(&vars).unwrap_or_else(|e| panic!("{flags:?}: {e}"));
             assert_eq!(read_back, view, "{flags:?}");
         }

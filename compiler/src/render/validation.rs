@@ -27,7 +27,7 @@ use serde::Serialize;
 use super::operand::{Env, MANAGED_BY, Operand, Spec, pull_policy};
 use super::{Context, Out};
 use crate::config::cluster::MigStrategy;
-use crate::config::common::EnvVar;
+use crate::config::kube::EnvVar;
 use crate::error::Error;
 
 /// The DaemonSet, its ServiceAccount, roles and bindings.

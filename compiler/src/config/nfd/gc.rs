@@ -13,7 +13,7 @@ use super::GO_DURATION_OR_EMPTY;
 use super::pod::{
     DnsPolicy, ExtraEnvVar, NetworkPolicy, PodDisruptionBudget, ProbeTiming, Rbac, ReadinessProbeTiming, ServiceAccount,
 };
-use crate::config::common::{FreeForm, Resources, StringMap, Toleration};
+use crate::config::kube::{FreeForm, Resources, StringMap, Toleration};
 
 /// Settings of the nfd-gc Deployment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

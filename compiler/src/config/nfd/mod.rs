@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{FreeForm, PullPolicy, StringMap};
+use super::kube::{FreeForm, PullPolicy, StringMap};
 
 pub mod gc;
 pub mod master;

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::DNS_SUBDOMAIN;
-use crate::config::common::{FreeForm, IntOrPercent, StringMap};
+use crate::config::kube::{FreeForm, IntOrPercent, StringMap};
 
 /// How a pod resolves DNS names (the pod's `dnsPolicy`). Kubernetes' `None` is not offered: it
 /// requires a pod `dnsConfig`, which the NFD pods do not set, so the API server would reject

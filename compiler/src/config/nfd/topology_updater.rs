@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pod::{DnsPolicy, ExtraEnvVar, NetworkPolicy, ProbeTiming, Rbac, ReadinessProbeTiming, ServiceAccount};
 use super::{ABSOLUTE_PATH_OR_EMPTY, SIGNED_GO_DURATION_OR_EMPTY};
-use crate::config::common::{FreeForm, Resources, StringMap, Toleration};
+use crate::config::kube::{FreeForm, Resources, StringMap, Toleration};
 
 /// Settings of the nfd-topology-updater DaemonSet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

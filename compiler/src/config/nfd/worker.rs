@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DNS_SUBDOMAIN;
 use super::pod::{DnsPolicy, ExtraEnvVar, NetworkPolicy, ProbeTiming, Rbac, ReadinessProbeTiming, ServiceAccount};
-use crate::config::common::{FreeForm, IntOrPercent, Resources, StringMap, Toleration};
+use crate::config::kube::{FreeForm, IntOrPercent, Resources, StringMap, Toleration};
 
 /// Settings of the nfd-worker DaemonSet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

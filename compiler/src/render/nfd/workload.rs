@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Value as J, json};
 
 use super::Common;
-use crate::config::common::{FreeForm, Resources, StringMap, Toleration};
+use crate::config::kube::{FreeForm, Resources, StringMap, Toleration};
 use crate::config::nfd::pod::{DnsPolicy, ExtraEnvVar, ProbeTiming, ReadinessProbeTiming};
 use crate::config::nfd::worker::OwnerRef;
 use crate::config::nfd::{Gc, Master, TopologyUpdater, Worker};

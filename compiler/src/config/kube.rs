@@ -1,5 +1,5 @@
-//! Value shapes shared across the values tree: container env entries, tolerations, resource
-//! requirements, pull policies and int-or-string fields.
+//! The Kubernetes value shapes the values tree repeats: container env entries, tolerations,
+//! resource requirements, pull policies, quantities and int-or-percent fields.
 //!
 //! Input: the pieces of the checked values that several components repeat. Output: typed
 //! structs that serde fills and schemars turns into the matching part of
