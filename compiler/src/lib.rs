@@ -24,6 +24,7 @@ pub mod config;
 pub mod diff;
 pub mod error;
 pub mod explain;
+pub mod limits;
 pub mod node;
 pub mod origin;
 pub mod plan;
@@ -89,15 +90,19 @@ pub struct Effective {
 /// order, then `--set-json`, `--set`, `--set-string`, `--set-file`, `--set-literal`, each
 /// group in command-line order — with `--set` scalars typed by the schema.
 pub fn load(inputs: &Inputs, read_file: &mut FileReader<'_>) -> Result<Values, Error> {
+///
+/// Every input is held to [`limits`]: its size, nesting, aliases, and one budget of values for
+/// all of them together.
     let mut user = values::Map::new();
     for file in &inputs.files {
+    let mut budget = limits::Budget::default();
         let source = Source::File(file.name.as_str().into());
-        user = merge::merge_maps(user, load_yaml(&file.text, &source)?.0);
+        user = merge::merge_maps(user, values::load::load_counted(&file.text, &source, &mut budget)?.0);
     }
     for kind in FlagKind::ORDER {
         let flags = inputs.flags.iter().filter(|f| f.kind == kind);
         for (i, flag) in flags.enumerate() {
-            set::apply(&mut user, kind, i + 1, &flag.text, read_file)?;
+            set::apply_counted(&mut user, kind, i + 1, &flag.text, read_file, &mut budget)?;
         }
     }
     let mut user = Values(user);

@@ -5,7 +5,9 @@
 //! `gpuplan template` or `helm template` print them, `---` separated, `# Source:` comments
 //! kept), so a reviewer can compare against manifests committed for GitOps as well.
 //! Errors name the file, the line:column where known, and the key path of a plan that does not
-//! have the plan's shape.
+//! have the plan's shape. A file nested deeper than [`limits::MAX_DOCUMENT_DEPTH`] levels, or
+//! larger than [`limits::MAX_INPUT_BYTES`], is refused whether it is YAML or JSON; every plan
+//! gpuplan writes is well within both.
 
 use std::sync::Arc;
 
@@ -13,7 +15,8 @@ use serde_json::Value as J;
 
 use super::{API_VERSION, Manifest, Plan};
 use crate::error::Error;
-use crate::values::{Source, Span, Values, load::load};
+use crate::limits;
+use crate::values::{Source, Span, Values, load::load_document};
 
 /// What a file held.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +31,21 @@ pub enum Document {
 pub fn read(text: &str, file: &str) -> Result<Document, Error> {
     let fail = |span: Option<Span>, message: String| Error::Plan { file: Arc::from(file), span, message };
     if text.trim_start().starts_with('{') {
+        if text.len() > limits::MAX_INPUT_BYTES {
+            let message = format!(
+                "it is {}, larger than gpuplan's limit of {} for one input",
+                limits::bytes(text.len()),
+                limits::bytes(limits::MAX_INPUT_BYTES)
+            );
+            return Err(fail(None, message));
+        }
+        if let Some(span) = too_deep(text) {
+            let message = format!(
+                "collections nest deeper than {} levels (gpuplan's limit for plans and objects)",
+                limits::MAX_DOCUMENT_DEPTH
+            );
+            return Err(fail(Some(span), message));
+        }
         let json: J = serde_json::from_str(text).map_err(|e| {
             let span = Span { line: e.line() as u32, col: e.column() as u32 };
             fail(Some(span), format!("not valid JSON: {e}"))
@@ -38,7 +56,7 @@ pub fn read(text: &str, file: &str) -> Result<Document, Error> {
     let source = Source::File(Arc::from(file));
     let mut manifests = Vec::new();
     for (i, doc) in docs.iter().enumerate() {
-        let values = load(doc.text, &source).map_err(|e| shifted(e, doc.line, file))?;
+        let values = load_document(doc.text, &source).map_err(|e| shifted(e, doc.line, file))?;
         if values.0.is_empty() {
             continue;
         }
@@ -64,6 +82,41 @@ pub fn read(text: &str, file: &str) -> Result<Document, Error> {
         manifests.push(Manifest { source, object: json });
     }
     Ok(Document::Manifests(manifests))
+}
+
+/// Where JSON text first opens more than [`limits::MAX_DOCUMENT_DEPTH`] arrays and objects, if
+/// it does (strings skipped); serde_json would stop at 128 with a message naming no limit.
+fn too_deep(text: &str) -> Option<Span> {
+    let (mut depth, mut line, mut col) = (0usize, 1u32, 0u32);
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        col += 1;
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '[' | '{' => {
+                depth += 1;
+                if depth > limits::MAX_DOCUMENT_DEPTH {
+                    return Some(Span { line, col });
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            '\n' => {
+                line += 1;
+                col = 0;
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// One `---` separated document: its text, the line it starts on, its `# Source:` comment.

@@ -43,7 +43,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::node::NodeRuntime;
 use crate::plan::{Manifest, Release, Stage};
-use crate::values::{Source, load::load};
+use crate::values::{Source, load::load_document};
 pub use rule::Rule;
 
 /// What every stage renders from.
@@ -86,7 +86,8 @@ impl Out<'_> {
             if doc.trim().is_empty() {
                 continue;
             }
-            let values = load(doc, &Source::Inline).map_err(|e| fail(format!("{e}\n{doc}")))?;
+            // The object is not repeated in the error: it may be large, and hold a Secret.
+            let values = load_document(doc, &Source::Inline).map_err(|e| fail(e.to_string()))?;
             if values.0.is_empty() {
                 continue;
             }

@@ -7,27 +7,31 @@
 //! Go semantics kept: numbers are float64; a number ends at the first character that cannot
 //! continue it (`1x` decodes `1` and leaves `x`); duplicate object keys keep the last; string
 //! escapes include `\u` surrogate pairs, and a lone surrogate becomes U+FFFD.
+//!
+//! Beyond Go: arrays and objects may nest only as deep as the caller allows (the value sits
+//! under a `--set-json` key path, and values nest at most [`crate::limits::MAX_DEPTH`] levels
+//! in all), and every value made counts into the run's [`Budget`].
 
 use super::{Map, Node, Origin, Value};
+use crate::limits::{self, Budget};
 
-/// Go's `encoding/json` nesting limit is 10000; a lower bound here keeps recursion safe on
-/// small thread stacks and is far beyond any real value.
-const MAX_DEPTH: usize = 500;
-
-/// Decode one JSON value from the start of `text` (leading whitespace allowed).
+/// Decode one JSON value from the start of `text` (leading whitespace allowed), with at most
+/// `levels` levels of arrays and objects, counting the values it makes into `budget`.
 /// Returns the value and the number of bytes consumed.
-pub fn decode(text: &str, origin: &Origin) -> Result<(Node, usize), String> {
-    let mut reader = Reader { text: text.as_bytes(), src: text, pos: 0, origin };
+pub fn decode(text: &str, origin: &Origin, levels: usize, budget: &mut Budget) -> Result<(Node, usize), String> {
+    let mut reader = Reader { text: text.as_bytes(), src: text, pos: 0, origin, levels, budget };
     reader.skip_space();
     let value = reader.value(0)?;
     Ok((Node::new(value, origin.clone()), reader.pos))
 }
 
-struct Reader<'a> {
+struct Reader<'a, 'b> {
     text: &'a [u8],
     src: &'a str,
     pos: usize,
     origin: &'a Origin,
+    levels: usize,
+    budget: &'b mut Budget,
 }
 
 /// Go's `quoteChar`: the offending character in single quotes.
@@ -42,7 +46,7 @@ fn quote_char(c: char) -> String {
     }
 }
 
-impl Reader<'_> {
+impl Reader<'_, '_> {
     fn peek(&self) -> Option<u8> {
         self.text.get(self.pos).copied()
     }
@@ -64,9 +68,17 @@ impl Reader<'_> {
         }
     }
 
+    /// A value inside `depth` arrays and objects.
     fn value(&mut self, depth: usize) -> Result<Value, String> {
-        if depth > MAX_DEPTH {
-            return Err("exceeded max depth".into());
+        if !self.budget.take(1) {
+            return Err(Budget::exhausted());
+        }
+        let container = matches!(self.peek(), Some(b'{' | b'['));
+        if container && depth >= self.levels {
+            return Err(format!(
+                "exceeded max depth: the value nests deeper than {} levels with the key path (gpuplan's limit)",
+                limits::MAX_DEPTH
+            ));
         }
         match self.peek() {
             None => Err("unexpected EOF".into()),
@@ -281,7 +293,7 @@ mod tests {
     use crate::values::Source;
 
     fn read(text: &str) -> Result<(Value, usize), String> {
-        decode(text, &Origin::new(Source::Inline)).map(|(n, used)| (n.value, used))
+        decode(text, &Origin::new(Source::Inline), 63, &mut Budget::default()).map(|(n, used)| (n.value, used))
     }
 
     #[test]
@@ -300,9 +312,19 @@ mod tests {
     #[test]
     fn given_hostile_nesting_stops_with_an_error() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(read(&deep).unwrap_err(), "exceeded max depth");
-        let ok = format!("{}{}", "[".repeat(400), "]".repeat(400));
+        assert!(read(&deep).unwrap_err().starts_with("exceeded max depth"));
+        let ok = format!("{}{}", "[".repeat(63), "]".repeat(63));
         assert!(read(&ok).is_ok());
+        let over = format!("{}{}", "[".repeat(64), "]".repeat(64));
+        assert!(read(&over).is_err());
+    }
+
+    #[test]
+    fn given_more_values_than_the_budget_stops_with_an_error() {
+        let mut budget = Budget::new(3);
+        let origin = Origin::new(Source::Inline);
+        assert_eq!(decode("[1,2]", &origin, 63, &mut budget).map(|(_, used)| used), Ok(5));
+        assert_eq!(decode("[1]", &origin, 63, &mut budget).map(|(_, used)| used), Err(Budget::exhausted()));
     }
 
     #[test]

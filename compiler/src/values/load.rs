@@ -16,6 +16,12 @@
 //!
 //! Parsing is done by `saphyr-parser`, whose events carry scalar styles and positions; type
 //! resolution is done here, because YAML 1.2 parsers resolve scalars differently.
+//!
+//! Hostile documents stop with an error naming the limit and the line ([`crate::limits`]): a
+//! text over 64 MiB; nesting deeper than 64 levels (100 for plans and manifests), aliases
+//! included; go-yaml's alias rule, which refuses a "billion laughs" document as Helm does
+//! ("excessive aliasing"); anchors and aliases that copy more than 64 MiB of text; more than a
+//! million values. Each is checked before the copy it would cost is made.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,23 +30,58 @@ use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span as YamlSpan, Str
 
 use super::{Map, Node, Origin, Source, Span, Value, Values};
 use crate::error::Error;
+use crate::limits::{self, Budget};
 
 /// Decode one values file. `source` names it in origins and errors.
 pub fn load(text: &str, source: &Source) -> Result<Values, Error> {
-    let mut loader =
-        Loader { parser: Parser::new_from_str(text), source: source.clone(), anchors: HashMap::new(), depth: 0 };
-    loader.document()
+    load_counted(text, source, &mut Budget::default())
 }
 
-/// How deep collections may nest before the loader gives up (a guard against stack overflow
-/// on hostile input; real values files nest a few levels).
-const MAX_DEPTH: usize = 256;
+/// [`load`], counting the values it makes into `budget`, which the other inputs of the same
+/// run share (see [`Budget`]).
+pub fn load_counted(text: &str, source: &Source, budget: &mut Budget) -> Result<Values, Error> {
+    Loader::new(text, source, limits::MAX_DEPTH, "values", budget).document(text)
+}
 
-struct Loader<'a> {
+/// Decode a plan or a Kubernetes object (what `gpuplan diff` reads, and each rendered object):
+/// as [`load`], nesting up to [`limits::MAX_DOCUMENT_DEPTH`] levels, since an object puts the
+/// values it holds a few levels deeper.
+pub fn load_document(text: &str, source: &Source) -> Result<Values, Error> {
+    Loader::new(text, source, limits::MAX_DOCUMENT_DEPTH, "plans and objects", &mut Budget::default()).document(text)
+}
+
+/// What a node costs: values (map keys included), bytes of text (keys and scalars), and the
+/// collections nested in it (0 for a scalar).
+#[derive(Debug, Clone, Copy, Default)]
+struct Size {
+    nodes: usize,
+    bytes: usize,
+    height: usize,
+}
+
+impl Size {
+    fn add(&mut self, child: Size) {
+        self.nodes += child.nodes;
+        self.bytes += child.bytes;
+        self.height = self.height.max(child.height + 1);
+    }
+}
+
+struct Loader<'a, 'b> {
     parser: Parser<'a, StrInput<'a>>,
     source: Source,
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<usize, (Node, Size)>,
+    /// Collections open around the current event.
     depth: usize,
+    max_depth: usize,
+    /// Whose depth limit applies, for the message.
+    what: &'static str,
+    budget: &'b mut Budget,
+    /// go-yaml's `decodeCount` and `aliasCount`.
+    decoded: usize,
+    aliased: usize,
+    /// Bytes of text copied for anchors and aliases.
+    copied: usize,
 }
 
 /// A resolved scalar, before it becomes a value or a map key.
@@ -53,7 +94,22 @@ enum Scalar {
     Str(String),
 }
 
-impl<'a> Loader<'a> {
+impl<'a, 'b> Loader<'a, 'b> {
+    fn new(text: &'a str, source: &Source, max_depth: usize, what: &'static str, budget: &'b mut Budget) -> Self {
+        Loader {
+            parser: Parser::new_from_str(text),
+            source: source.clone(),
+            anchors: HashMap::new(),
+            depth: 0,
+            max_depth,
+            what,
+            budget,
+            decoded: 0,
+            aliased: 0,
+            copied: 0,
+        }
+    }
+
     fn error(&self, span: Option<Span>, message: impl Into<String>) -> Error {
         Error::Yaml { file: source_name(&self.source), span, message: message.into() }
     }
@@ -71,7 +127,17 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn document(&mut self) -> Result<Values, Error> {
+    fn document(&mut self, text: &str) -> Result<Values, Error> {
+        if text.len() > limits::MAX_INPUT_BYTES {
+            return Err(self.error(
+                None,
+                format!(
+                    "it is {}, larger than gpuplan's limit of {} for one input",
+                    limits::bytes(text.len()),
+                    limits::bytes(limits::MAX_INPUT_BYTES)
+                ),
+            ));
+        }
         loop {
             let (event, span) = self.next()?;
             match event {
@@ -86,7 +152,7 @@ impl<'a> Loader<'a> {
             return Ok(Values::new());
         }
         let at = start(&span);
-        let root = self.node(event, span)?;
+        let (root, _) = self.node(event, span)?;
         // Only the first document counts, as in Helm; what follows is not even read.
         match root.value {
             Value::Map(map) => Ok(Values(map)),
@@ -99,11 +165,13 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn node(&mut self, event: Event<'a>, span: YamlSpan) -> Result<Node, Error> {
+    fn node(&mut self, event: Event<'a>, span: YamlSpan) -> Result<(Node, Size), Error> {
         let at = start(&span);
         let origin = Origin::at(self.source.clone(), at);
         match event {
             Event::Scalar(text, style, anchor, tag) => {
+                let size = Size { nodes: 1, bytes: text.len(), height: 0 };
+                self.count(size, false, at)?;
                 let scalar = self.resolve(&text, style, tag.as_deref(), at)?;
                 let literal = match (&scalar, style) {
                     (Scalar::Str(_), _) | (_, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted) => None,
@@ -111,56 +179,126 @@ impl<'a> Loader<'a> {
                 };
                 let value = self.scalar_value(scalar, &text, at)?;
                 let node = Node::new(value, Origin { literal, ..origin });
-                if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
-                }
-                Ok(node)
+                self.anchor(anchor, &node, size, at)?;
+                Ok((node, size))
             }
-            Event::Alias(id) => self
-                .anchors
-                .get(&id)
-                .cloned()
-                .ok_or_else(|| self.error(Some(at), "alias to an unknown anchor, or to a node that contains it")),
+            Event::Alias(id) => {
+                let Some(size) = self.anchors.get(&id).map(|(_, size)| *size) else {
+                    return Err(self.error(Some(at), "alias to an unknown anchor, or to a node that contains it"));
+                };
+                // Checked before the copy is made: the copy is what a hostile document costs.
+                if self.depth + size.height > self.max_depth {
+                    return Err(self.too_deep(at));
+                }
+                self.count(size, true, at)?;
+                let node = self.anchors.get(&id).map(|(node, _)| node.clone());
+                node.map(|n| (n, size)).ok_or_else(|| self.error(Some(at), "alias to an unknown anchor"))
+            }
             Event::SequenceStart(anchor, _) => {
                 self.enter(at)?;
+                let mut size = Size { nodes: 1, bytes: 0, height: 1 };
+                self.count(size, false, at)?;
                 let mut items = Vec::new();
                 loop {
                     let (event, span) = self.next()?;
                     if matches!(event, Event::SequenceEnd) {
                         break;
                     }
-                    items.push(self.node(event, span)?);
+                    let (item, item_size) = self.node(event, span)?;
+                    size.add(item_size);
+                    items.push(item);
                 }
                 self.depth -= 1;
                 let node = Node::new(Value::List(items), origin);
-                if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
-                }
-                Ok(node)
+                self.anchor(anchor, &node, size, at)?;
+                Ok((node, size))
             }
             Event::MappingStart(anchor, _) => {
                 self.enter(at)?;
-                let map = self.mapping()?;
+                let mut size = Size { nodes: 1, bytes: 0, height: 1 };
+                self.count(size, false, at)?;
+                let map = self.mapping(&mut size)?;
                 self.depth -= 1;
                 let node = Node::new(Value::Map(map), origin);
-                if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
-                }
-                Ok(node)
+                self.anchor(anchor, &node, size, at)?;
+                Ok((node, size))
             }
             _ => Err(self.error(Some(at), "unexpected YAML event")),
         }
     }
 
-    fn enter(&mut self, at: Span) -> Result<(), Error> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(self.error(Some(at), format!("collections nest deeper than {MAX_DEPTH} levels")));
+    /// Count `size` more values decoded (from an alias when `alias`), against go-yaml's alias
+    /// rule, the copy limit and the budget.
+    fn count(&mut self, size: Size, alias: bool, at: Span) -> Result<(), Error> {
+        self.decoded += size.nodes;
+        if alias {
+            self.aliased += size.nodes;
+            self.copied += size.bytes;
+        }
+        if self.aliased > limits::ALIAS_MIN_COUNT
+            && self.decoded > limits::ALIAS_MIN_DECODED
+            && self.aliased as f64 / self.decoded as f64 > limits::alias_ratio(self.decoded)
+        {
+            return Err(self.error(
+                Some(at),
+                format!(
+                    "document contains excessive aliasing: {} of its {} values come from aliases \
+                     (go-yaml's rule, which Helm applies: at most 99% up to 400,000 values, falling to 10%)",
+                    limits::count(self.aliased),
+                    limits::count(self.decoded)
+                ),
+            ));
+        }
+        self.copies_fit(at)?;
+        if !self.budget.take(size.nodes) {
+            return Err(self.error(Some(at), limits::Budget::exhausted()));
         }
         Ok(())
     }
 
-    fn mapping(&mut self) -> Result<Map, Error> {
+    fn copies_fit(&self, at: Span) -> Result<(), Error> {
+        if self.copied > limits::MAX_ALIAS_BYTES {
+            return Err(self.error(
+                Some(at),
+                format!(
+                    "anchors and aliases copy more than {} of text (gpuplan's limit)",
+                    limits::bytes(limits::MAX_ALIAS_BYTES)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Keep an anchored node for its aliases; the copy counts like an alias's.
+    fn anchor(&mut self, anchor: usize, node: &Node, size: Size, at: Span) -> Result<(), Error> {
+        if anchor == 0 {
+            return Ok(());
+        }
+        self.copied += size.bytes;
+        self.copies_fit(at)?;
+        if !self.budget.take(size.nodes) {
+            return Err(self.error(Some(at), limits::Budget::exhausted()));
+        }
+        self.anchors.insert(anchor, (node.clone(), size));
+        Ok(())
+    }
+
+    fn too_deep(&self, at: Span) -> Error {
+        self.error(
+            Some(at),
+            format!("collections nest deeper than {} levels (gpuplan's limit for {})", self.max_depth, self.what),
+        )
+    }
+
+    fn enter(&mut self, at: Span) -> Result<(), Error> {
+        self.depth += 1;
+        if self.depth > self.max_depth {
+            return Err(self.too_deep(at));
+        }
+        Ok(())
+    }
+
+    fn mapping(&mut self, size: &mut Size) -> Result<Map, Error> {
         let mut map = Map::new();
         loop {
             let (event, span) = self.next()?;
@@ -169,14 +307,16 @@ impl<'a> Loader<'a> {
             }
             let at = start(&span);
             let is_merge = matches!(&event, Event::Scalar(text, ScalarStyle::Plain, _, None) if text == "<<");
-            let key_node = self.node(event, span)?;
+            let (key_node, key_size) = self.node(event, span)?;
             let (value_event, value_span) = self.next()?;
-            let mut value = self.node(value_event, value_span)?;
+            let (mut value, value_size) = self.node(value_event, value_span)?;
+            size.add(key_size);
+            size.add(value_size);
             if is_merge {
                 self.merge(&mut map, value, at)?;
                 continue;
             }
-            let key = self.key_string(&key_node, &value, at)?;
+            let key = self.key_string(&key_node, at)?;
             value.origin.span = Some(at);
             // Duplicate keys: the later one replaces the earlier one whole.
             map.insert(key, value);
@@ -205,18 +345,16 @@ impl<'a> Loader<'a> {
 
     /// A map key as Helm ends up with it: JSON object keys are strings, so booleans, numbers
     /// and `yes`/`no` keys become their text (`yes:` is the key `"true"`).
-    fn key_string(&self, key: &Node, value: &Node, at: Span) -> Result<String, Error> {
+    fn key_string(&self, key: &Node, at: Span) -> Result<String, Error> {
         match &key.value {
             Value::Str(s) => Ok(s.clone()),
             Value::Bool(b) => Ok(b.to_string()),
             Value::Float(f) => Ok(float_key(*f, key.origin.literal.as_deref())),
             Value::Int(i) => Ok(i.to_string()),
+            // Helm's text goes on with the value, which may be a secret: it is left out.
             Value::Null => Err(self.error(
                 Some(at),
-                format!(
-                    "a map key cannot be null (Helm: Unsupported map key of type: %!s(<nil>), key: <nil>, value: {})",
-                    go_quote_value(&value.value)
-                ),
+                "a map key cannot be null (Helm: Unsupported map key of type: %!s(<nil>), key: <nil>)",
             )),
             Value::List(_) | Value::Map(_) => {
                 Err(self.error(Some(at), "a map key must be a scalar, not a list or a map"))
@@ -274,7 +412,8 @@ impl<'a> Loader<'a> {
         if ok {
             Ok(resolved)
         } else {
-            Err(self.error(Some(at), format!("cannot decode `{text}` as a !!{}", tag.suffix)))
+            // The text is not repeated: the line and column say where, and it may be a secret.
+            Err(self.error(Some(at), format!("cannot decode the value as a !!{}", tag.suffix)))
         }
     }
 
@@ -407,14 +546,6 @@ fn float_key(f: f64, _literal: Option<&str>) -> String {
         return if f > 0.0 { ".inf".into() } else { "-.inf".into() };
     }
     super::print::go_g32(f as f32)
-}
-
-/// Go's `%q` of a scalar, for the text Helm prints about a null key.
-fn go_quote_value(v: &Value) -> String {
-    match v {
-        Value::Str(s) => format!("{s:?}"),
-        other => super::print::go_v(other),
-    }
 }
 
 fn source_name(source: &Source) -> Arc<str> {

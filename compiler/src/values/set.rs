@@ -16,18 +16,23 @@
 //! - list indexes are 0..=65536, map nesting is at most 30 dots; writing a map or list path
 //!   through an existing scalar fails with Go's `interface conversion` text.
 //!
+//! Beyond Helm, so that no flag costs more than its size says ([`crate::limits`]): a flag's text
+//! is at most 1 MiB and a `--set-file` file at most 64 MiB; key path and value together nest at
+//! most 64 levels (Helm does not limit `[i]` levels); every value made, list padding included,
+//! counts into the run's [`Budget`] — `a[65536]=1` makes 65,537 values, so a few thousand of
+//! those would otherwise fill any memory. Assignments edit the tree in place, so a flag of many
+//! assignments under one key takes time in proportion to its length.
+//!
 //! `--set-file` paths are read through a callback, so this module does no I/O.
 
 use super::{FlagKind, Map, Node, Origin, Source, Value, json};
 use crate::error::Error;
+use crate::limits::{self, Budget};
 
 /// Largest list index a flag may set.
 pub const MAX_INDEX: i64 = 65536;
 /// Most `.`-separated map levels a key path may have.
 pub const MAX_NESTED_NAME_LEVEL: usize = 30;
-/// Most levels of any kind (`[i]` and `.` after `]` are not limited by Helm); a bound keeps the
-/// recursive parser within its stack on hostile input.
-pub const MAX_DEPTH: usize = 200;
 
 /// Reads a `--set-file` path (`-` is standard input) and returns its contents or an error text.
 pub type FileReader<'r> = dyn FnMut(&str) -> Result<String, String> + 'r;
@@ -41,8 +46,30 @@ pub fn apply(
     text: &str,
     read_file: &mut FileReader<'_>,
 ) -> Result<(), Error> {
+    apply_counted(values, kind, index, text, read_file, &mut Budget::default())
+}
+
+/// [`apply`], counting the values it makes into `budget`, which the other inputs of the same
+/// run share.
+pub fn apply_counted(
+    values: &mut Map,
+    kind: FlagKind,
+    index: usize,
+    text: &str,
+    read_file: &mut FileReader<'_>,
+    budget: &mut Budget,
+) -> Result<(), Error> {
+    if text.len() > limits::MAX_FLAG_BYTES {
+        let message = format!(
+            "the flag is {}, larger than gpuplan's limit of {} for one flag",
+            limits::bytes(text.len()),
+            limits::bytes(limits::MAX_FLAG_BYTES)
+        );
+        return Err(Error::Flag { kind, index, text: text.to_owned(), message });
+    }
     let origin = Origin::new(Source::Flag { kind, index, text: text.into() });
-    let mut parser = Parser { chars: text.chars().collect(), pos: 0, depth: 0, kind, origin, read_file };
+    let chars = text.char_indices().collect();
+    let mut parser = Parser { text, chars, pos: 0, depth: 0, kind, origin, read_file, budget };
     loop {
         match parser.key(values, 0) {
             Ok(()) => continue,
@@ -151,30 +178,46 @@ struct Until {
     last: Option<char>,
 }
 
-struct Parser<'r, 'f> {
-    chars: Vec<char>,
+struct Parser<'t, 'r, 'f> {
+    text: &'t str,
+    /// Each character of `text` with its byte offset.
+    chars: Vec<(usize, char)>,
+    /// The next character, as an index into `chars`.
     pos: usize,
+    /// Maps and lists around the current key: the root map is level 1.
     depth: usize,
     kind: FlagKind,
     origin: Origin,
     read_file: &'r mut FileReader<'f>,
+    budget: &'r mut Budget,
 }
 
-impl Parser<'_, '_> {
+impl Parser<'_, '_, '_> {
     fn literal(&self) -> bool {
         self.kind == FlagKind::SetLiteral
     }
 
-    fn node(&self, value: Value) -> Node {
-        Node::new(value, self.origin.clone())
+    /// A new value; `Err` when the run's budget of values is spent.
+    fn node(&mut self, value: Value) -> Result<Node, Stop> {
+        self.count(1)?;
+        Ok(Node::new(value, self.origin.clone()))
+    }
+
+    fn count(&mut self, nodes: usize) -> Result<(), Stop> {
+        if self.budget.take(nodes) { Ok(()) } else { Err(msg(Budget::exhausted())) }
     }
 
     fn read(&mut self) -> Option<char> {
-        let c = self.chars.get(self.pos).copied();
+        let c = self.chars.get(self.pos).map(|&(_, c)| c);
         if c.is_some() {
             self.pos += 1;
         }
         c
+    }
+
+    /// The byte offset of the next character.
+    fn byte(&self) -> usize {
+        self.chars.get(self.pos).map_or(self.text.len(), |&(at, _)| at)
     }
 
     fn unread(&mut self) {
@@ -199,7 +242,7 @@ impl Parser<'_, '_> {
 
     /// The rest of the line: `--set-literal`'s value.
     fn rest(&mut self) -> String {
-        let text = self.chars[self.pos..].iter().collect();
+        let text = self.text[self.byte()..].to_owned();
         self.pos = self.chars.len();
         text
     }
@@ -212,7 +255,8 @@ impl Parser<'_, '_> {
     }
 
     fn too_deep(&self) -> Option<Stop> {
-        (self.depth > MAX_DEPTH).then(|| msg(format!("key path nests deeper than {MAX_DEPTH} levels")))
+        (self.depth > limits::MAX_DEPTH)
+            .then(|| msg(format!("key path nests deeper than {} levels (gpuplan's limit)", limits::MAX_DEPTH)))
     }
 
     fn key_at(&mut self, data: &mut Map, level: usize) -> Result<(), Stop> {
@@ -226,10 +270,18 @@ impl Parser<'_, '_> {
             None => Err(msg(format!("key {} has no value", go_quote(&key)))),
             Some('[') => {
                 let index = self.key_index().map_err(|e| wrap("error parsing index", e))?;
-                let (list, origin) = match data.get(&key) {
-                    None => (Vec::new(), self.origin.clone()),
-                    Some(Node { value: Value::List(items), origin }) => (items.clone(), origin.clone()),
-                    Some(other) => return Err(conversion(&other.value, LIST_TYPE)),
+                // The list is edited in place (taken out and put back), as Go edits it.
+                let (list, origin) = match take(data, &key) {
+                    None => {
+                        self.count(1)?;
+                        (Vec::new(), self.origin.clone())
+                    }
+                    Some(Node { value: Value::List(items), origin }) => (items, origin),
+                    Some(other) => {
+                        let stop = conversion(&other.value, LIST_TYPE);
+                        set(data, &key, other);
+                        return Err(stop);
+                    }
                 };
                 let (list, result) = self.list_item(list, index, level);
                 set(data, &key, Node::new(Value::List(list), origin));
@@ -237,7 +289,8 @@ impl Parser<'_, '_> {
             }
             Some('=') => self.assign(data, &key),
             Some(',') => {
-                set(data, &key, self.node(Value::Str(String::new())));
+                let node = self.node(Value::Str(String::new()))?;
+                set(data, &key, node);
                 Err(msg(format!("key {} has no value (cannot end with ,)", go_quote(&key))))
             }
             Some(_) => {
@@ -247,16 +300,24 @@ impl Parser<'_, '_> {
                         "value name nested level is greater than maximum supported nested level of {MAX_NESTED_NAME_LEVEL}"
                     )));
                 }
-                let (mut inner, origin) = match data.get(&key) {
-                    None => (Map::new(), self.origin.clone()),
-                    Some(Node { value: Value::Map(m), origin }) => (m.clone(), origin.clone()),
-                    Some(other) => return Err(conversion(&other.value, MAP_TYPE)),
+                // The map is edited in place (taken out and put back), as Go edits it.
+                let (mut inner, origin, existed) = match take(data, &key) {
+                    None => (Map::new(), self.origin.clone(), false),
+                    Some(Node { value: Value::Map(m), origin }) => (m, origin, true),
+                    Some(other) => {
+                        let stop = conversion(&other.value, MAP_TYPE);
+                        set(data, &key, other);
+                        return Err(stop);
+                    }
                 };
                 let result = self.key(&mut inner, level);
                 if result.is_ok() && inner.is_empty() {
                     return Err(msg(format!("key map {} has no value", go_quote(&key))));
                 }
-                if !inner.is_empty() {
+                if !inner.is_empty() || existed {
+                    if !existed {
+                        self.count(1)?;
+                    }
                     set(data, &key, Node::new(Value::Map(inner), origin));
                 }
                 result
@@ -268,7 +329,8 @@ impl Parser<'_, '_> {
     fn assign(&mut self, data: &mut Map, key: &str) -> Result<(), Stop> {
         if self.literal() {
             let value = self.rest();
-            set(data, key, self.node(Value::Str(value)));
+            let node = self.node(Value::Str(value))?;
+            set(data, key, node);
             return Ok(());
         }
         if self.kind == FlagKind::SetJson {
@@ -281,11 +343,13 @@ impl Parser<'_, '_> {
         }
         match self.value_list() {
             Ok(items) => {
-                set(data, key, self.node(Value::List(items)));
+                let node = self.node(Value::List(items))?;
+                set(data, key, node);
                 Ok(())
             }
             Err(Stop::Eof) => {
-                set(data, key, self.node(Value::Str(String::new())));
+                let node = self.node(Value::Str(String::new()))?;
+                set(data, key, node);
                 Err(Stop::Eof)
             }
             Err(Stop::NotList) => {
@@ -302,11 +366,14 @@ impl Parser<'_, '_> {
     /// JSON value was decoded (then blanks and a comma after it are skipped by the caller).
     fn json_value(&mut self) -> Result<(Node, bool), Stop> {
         if self.empty_value()? {
-            return Ok((self.node(Value::Null), false));
+            return Ok((self.node(Value::Null)?, false));
         }
-        let rest: String = self.chars[self.pos..].iter().collect();
-        let (node, used) = json::decode(&rest, &self.origin).map_err(Stop::Msg)?;
-        self.pos += rest[..used].chars().count();
+        let from = self.byte();
+        // The value sits inside `depth` maps and lists already.
+        let levels = limits::MAX_DEPTH.saturating_sub(self.depth);
+        let (node, used) = json::decode(&self.text[from..], &self.origin, levels, self.budget).map_err(Stop::Msg)?;
+        let end = from + used;
+        self.pos = self.chars.partition_point(|&(at, _)| at < end);
         Ok((node, true))
     }
 
@@ -366,7 +433,10 @@ impl Parser<'_, '_> {
                 let mut decoded = false;
                 let value = if self.literal() {
                     let value = self.rest();
-                    self.node(Value::Str(value))
+                    match self.node(Value::Str(value)) {
+                        Ok(node) => node,
+                        Err(e) => return (list, Err(e)),
+                    }
                 } else if self.kind == FlagKind::SetJson {
                     match self.json_value() {
                         Ok((node, was_decoded)) => {
@@ -376,9 +446,13 @@ impl Parser<'_, '_> {
                         Err(e) => return (list, Err(e)),
                     }
                 } else {
-                    match self.value_list() {
+                    let node = match self.value_list() {
                         Ok(items) => self.node(Value::List(items)),
                         Err(Stop::Eof) => self.node(Value::Str(String::new())),
+                        Err(other) => Err(other),
+                    };
+                    match node {
+                        Ok(node) => node,
                         Err(Stop::NotList) => {
                             let text = self.until(&[',']).text;
                             match self.typed(&text) {
@@ -389,7 +463,7 @@ impl Parser<'_, '_> {
                         Err(e) => return (list, Err(e)),
                     }
                 };
-                let result = set_index(&mut list, i, value, &self.origin).map_err(Stop::Msg);
+                let result = self.set_index(&mut list, i, value);
                 if result.is_ok()
                     && decoded
                     && let Err(e) = self.empty_value()
@@ -403,9 +477,11 @@ impl Parser<'_, '_> {
                     Ok(n) => n,
                     Err(e) => return (list, Err(wrap("error parsing index", e))),
                 };
-                let inner = match list.get(i as usize).map(|n| &n.value) {
-                    None | Some(Value::Null) => Vec::new(),
-                    Some(Value::List(items)) => items.clone(),
+                // The inner list is taken out of its slot and put back, as Go edits it in place.
+                let slot = list.get_mut(i as usize).map(|n| &mut n.value);
+                let (inner, taken) = match slot {
+                    None | Some(Value::Null) => (Vec::new(), false),
+                    Some(Value::List(items)) => (std::mem::take(items), true),
                     Some(other) => {
                         let e = conversion(other, LIST_TYPE);
                         return (list, Err(e));
@@ -413,23 +489,35 @@ impl Parser<'_, '_> {
                 };
                 let (inner, result) = self.list_item(inner, next, level);
                 if let Err(e) = result {
+                    if taken && let Some(Node { value: Value::List(items), .. }) = list.get_mut(i as usize) {
+                        *items = inner;
+                    }
                     return (list, Err(e));
                 }
-                let node = self.node(Value::List(inner));
-                let result = set_index(&mut list, i, node, &self.origin).map_err(Stop::Msg);
+                let result = match self.node(Value::List(inner)) {
+                    Ok(node) => self.set_index(&mut list, i, node),
+                    Err(e) => Err(e),
+                };
                 (list, result)
             }
             _ => {
-                // A map inside a list item; a non-map there is replaced, not an error.
-                let mut inner = match list.get(i as usize).map(|n| &n.value) {
-                    Some(Value::Map(m)) => m.clone(),
+                // A map inside a list item; a non-map there is replaced, not an error. Go edits
+                // the item's map in place, so what was set stays even when the flag then fails.
+                let slot = list.get_mut(i as usize).map(|n| &mut n.value);
+                let mut inner = match slot {
+                    Some(Value::Map(m)) => std::mem::take(m),
                     _ => Map::new(),
                 };
                 if let Err(e) = self.key(&mut inner, level) {
+                    if let Some(node) = list.get_mut(i as usize) {
+                        node.value = Value::Map(inner);
+                    }
                     return (list, Err(e));
                 }
-                let node = self.node(Value::Map(inner));
-                let result = set_index(&mut list, i, node, &self.origin).map_err(Stop::Msg);
+                let result = match self.node(Value::Map(inner)) {
+                    Ok(node) => self.set_index(&mut list, i, node),
+                    Err(e) => Err(e),
+                };
                 (list, result)
             }
         }
@@ -470,19 +558,40 @@ impl Parser<'_, '_> {
         match self.kind {
             FlagKind::SetFile => {
                 let contents = (self.read_file)(text).map_err(Stop::Msg)?;
-                Ok(self.node(Value::Str(contents)))
+                if contents.len() > limits::MAX_INPUT_BYTES {
+                    return Err(msg(format!(
+                        "the file is {}, larger than gpuplan's limit of {} for one input",
+                        limits::bytes(contents.len()),
+                        limits::bytes(limits::MAX_INPUT_BYTES)
+                    )));
+                }
+                self.node(Value::Str(contents))
             }
             FlagKind::Set => {
                 let value = infer(text);
-                let mut node = self.node(value);
+                let mut node = self.node(value)?;
                 if !matches!(node.value, Value::Str(_)) {
                     node.origin.literal = Some(text.into());
                 }
                 Ok(node)
             }
-            _ => Ok(self.node(Value::Str(text.to_owned()))),
+            _ => self.node(Value::Str(text.to_owned())),
         }
     }
+
+    /// [`set_index`], counting the padding it adds into the budget first.
+    fn set_index(&mut self, list: &mut Vec<Node>, index: i64, value: Node) -> Result<(), Stop> {
+        if (0..=MAX_INDEX).contains(&index) {
+            self.count((index as usize + 1).saturating_sub(list.len()))?;
+        }
+        set_index(list, index, value, &self.origin).map_err(Stop::Msg)
+    }
+}
+
+/// The node at `key`, taken out of `data` to be edited and put back; an empty key (which
+/// [`set`] never writes) is copied instead, so what the file had there stays.
+fn take(data: &mut Map, key: &str) -> Option<Node> {
+    if key.is_empty() { data.get(key).cloned() } else { data.remove(key) }
 }
 
 /// `--set`'s type inference (Helm's `typedVal`).

@@ -6,6 +6,7 @@ mod explain;
 mod fixtures;
 mod golden_node;
 mod helm_conformance;
+mod hostile_inputs;
 mod node_agent_env;
 mod node_conformance;
 mod node_containerd;
