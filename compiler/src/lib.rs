@@ -89,13 +89,13 @@ pub struct Effective {
 /// Stage 1: the user-supplied values, as Helm's `MergeValues` builds them — files merged in
 /// order, then `--set-json`, `--set`, `--set-string`, `--set-file`, `--set-literal`, each
 /// group in command-line order — with `--set` scalars typed by the schema.
-pub fn load(inputs: &Inputs, read_file: &mut FileReader<'_>) -> Result<Values, Error> {
 ///
 /// Every input is held to [`limits`]: its size, nesting, aliases, and one budget of values for
 /// all of them together.
+pub fn load(inputs: &Inputs, read_file: &mut FileReader<'_>) -> Result<Values, Error> {
     let mut user = values::Map::new();
-    for file in &inputs.files {
     let mut budget = limits::Budget::default();
+    for file in &inputs.files {
         let source = Source::File(file.name.as_str().into());
         user = merge::merge_maps(user, values::load::load_counted(&file.text, &source, &mut budget)?.0);
     }
