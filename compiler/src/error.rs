@@ -25,7 +25,8 @@ pub enum Error {
     },
     /// A `--set*` flag could not be parsed. The text is Helm's: `failed parsing --set data: ...`,
     /// and for `--set-json` Helm's `failed parsing --set-json data <value>` (Helm drops the
-    /// cause; [`Error::detail`] gives it back).
+    /// cause; [`Error::detail`] gives it back). Unlike Helm, the flag is shown with secret
+    /// values hidden and long ones cut ([`FlagKind::shown`]).
     #[error("{}", flag_message(*kind, text, message))]
     Flag {
         /// Which flag.
@@ -151,7 +152,7 @@ fn hint_line(hint: &Option<String>) -> String {
 
 fn flag_message(kind: FlagKind, text: &str, message: &str) -> String {
     match kind {
-        FlagKind::SetJson => format!("failed parsing --set-json data {text}"),
+        FlagKind::SetJson => format!("failed parsing --set-json data {}", kind.shown(text)),
         kind => format!("failed parsing {} data: {message}", kind.flag()),
     }
 }
@@ -162,11 +163,31 @@ fn invalid_message(diagnostics: &[Diagnostic]) -> String {
         "values don't meet the specifications of the schema ({errors} error{}):",
         if errors == 1 { "" } else { "s" }
     );
-    for d in diagnostics {
+    for d in diagnostics.iter().take(crate::limits::MAX_DIAGNOSTICS_SHOWN) {
         out.push('\n');
         out.push_str(&d.to_string());
     }
+    if let Some(rest) = not_shown(diagnostics, crate::limits::MAX_DIAGNOSTICS_SHOWN) {
+        out.push('\n');
+        out.push_str(&rest);
+    }
     out
+}
+
+/// The line that counts the diagnostics after the first `shown`: `... and 12 more errors and
+/// 1 more warning, not shown`; `None` when there are none.
+pub fn not_shown(diagnostics: &[Diagnostic], shown: usize) -> Option<String> {
+    let rest = diagnostics.get(shown..).filter(|r| !r.is_empty())?;
+    let errors = rest.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = rest.len() - errors;
+    let plural =
+        |n: usize, word: &str| format!("{} more {word}{}", crate::limits::count(n), if n == 1 { "" } else { "s" });
+    let counted = match (errors, warnings) {
+        (e, 0) => plural(e, "error"),
+        (0, w) => plural(w, "warning"),
+        (e, w) => format!("{} and {}", plural(e, "error"), plural(w, "warning")),
+    };
+    Some(format!("... and {counted}, not shown (gpuplan prints the first {shown} in full)"))
 }
 
 impl Error {
@@ -176,7 +197,7 @@ impl Error {
             Error::Flag { kind: FlagKind::SetJson, index, message, .. } => {
                 Some(format!("{} #{index}: {message}", FlagKind::SetJson.flag()))
             }
-            Error::Flag { kind, index, text, .. } => Some(format!("in {} #{index}: {text}", kind.flag())),
+            Error::Flag { kind, index, text, .. } => Some(format!("in {} #{index}: {}", kind.flag(), kind.shown(text))),
             _ => None,
         }
     }
@@ -249,7 +270,9 @@ impl Diagnostic {
     }
 
     /// The diagnostic with the source line it points at and a caret under the column, when
-    /// `text_of` has the text of its source:
+    /// `line_of` has that line of its source (`line_of(source, n)`: line `n`, from 1, without
+    /// its line end). Looking up one line, rather than handing over the whole text, keeps
+    /// rendering every diagnostic of a large file linear ([`Lines`] does it by index):
     ///
     /// ```text
     /// error: /operator/defaultRuntime: not one of the allowed values
@@ -259,24 +282,22 @@ impl Diagnostic {
     ///    |   ^
     ///   = expected: one of "containerd", "crio", "docker"
     /// ```
-    pub fn render(&self, text_of: &dyn Fn(&crate::origin::Source) -> Option<String>) -> String {
+    pub fn render(&self, line_of: &dyn Fn(&crate::origin::Source, u32) -> Option<String>) -> String {
         let plain = self.to_string();
         let Some(origin) = &self.origin else {
             return plain;
         };
-        let (Some(span), Some(text)) = (origin.span, text_of(&origin.source)) else {
+        let Some(span) = origin.span else {
             return plain;
         };
-        let Some(line) = text.lines().nth(span.line.saturating_sub(1) as usize) else {
+        let Some(line) = line_of(&origin.source, span.line) else {
             return plain;
         };
+        // A line of a minified file may be megabytes long: show the part around the column.
+        let (line, col) = window(&line, span.col.saturating_sub(1) as usize);
         let number = span.line.to_string();
         let pad = " ".repeat(number.len());
-        let caret_at: String = line
-            .chars()
-            .take(span.col.saturating_sub(1) as usize)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
+        let caret_at: String = line.chars().take(col).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
         let snippet = format!("\n {pad} |\n {number} | {line}\n {pad} | {caret_at}^");
         // The snippet goes right after the `-->` line.
         match plain.split_once('\n') {
@@ -286,6 +307,48 @@ impl Diagnostic {
             },
             None => plain,
         }
+    }
+}
+
+/// At most [`crate::redact::SHOWN_FLAG_CHARS`] characters of a line around a column (0-based):
+/// the text to show and the column in it.
+fn window(line: &str, col: usize) -> (String, usize) {
+    let width = crate::redact::SHOWN_FLAG_CHARS;
+    let len = line.chars().count();
+    if len <= width {
+        return (line.to_owned(), col);
+    }
+    let from = col.saturating_sub(width / 2).min(len.saturating_sub(width));
+    let shown: String = line.chars().skip(from).take(width).collect();
+    let (head, tail) = (if from > 0 { "…" } else { "" }, if from + width < len { "…" } else { "" });
+    (format!("{head}{shown}{tail}"), col - from + head.chars().count())
+}
+
+/// The lines of a text, indexed once, so looking one up costs no more than its length.
+#[derive(Debug, Clone)]
+pub struct Lines<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    /// Index the lines of `text` (ends: `\n`, `\r\n`).
+    pub fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(at, _)| at + 1));
+        Lines { text, starts }
+    }
+
+    /// Line `n` (from 1) without its line end; `None` past the end.
+    pub fn line(&self, n: u32) -> Option<&'a str> {
+        let i = (n as usize).checked_sub(1)?;
+        let start = *self.starts.get(i)?;
+        if start == self.text.len() && i > 0 {
+            return None;
+        }
+        let end = self.starts.get(i + 1).map_or(self.text.len(), |&next| next - 1);
+        let line = &self.text[start..end];
+        Some(line.strip_suffix('\r').unwrap_or(line))
     }
 }
 

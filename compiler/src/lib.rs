@@ -28,6 +28,7 @@ pub mod limits;
 pub mod node;
 pub mod origin;
 pub mod plan;
+pub mod redact;
 pub mod render;
 pub mod schema;
 pub mod values;

@@ -9,6 +9,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::redact::Grammar;
+
 /// Which value flag a value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FlagKind {
@@ -28,6 +30,21 @@ impl FlagKind {
     /// The kinds in the order Helm applies them, whatever their order on the command line.
     pub const ORDER: [FlagKind; 5] =
         [FlagKind::SetJson, FlagKind::Set, FlagKind::SetString, FlagKind::SetFile, FlagKind::SetLiteral];
+
+    /// How the flag's text splits into assignments, for showing it in messages.
+    pub fn grammar(self) -> Grammar {
+        match self {
+            FlagKind::SetJson => Grammar::Json,
+            FlagKind::SetLiteral => Grammar::Literal,
+            FlagKind::Set | FlagKind::SetString | FlagKind::SetFile => Grammar::Strvals,
+        }
+    }
+
+    /// The flag's text as a message may show it: secret values hidden, long ones cut
+    /// ([`crate::redact::flag`]).
+    pub fn shown(self, text: &str) -> String {
+        crate::redact::flag(self.grammar(), text)
+    }
 
     /// The flag as written on the command line.
     pub fn flag(self) -> &'static str {
@@ -54,7 +71,8 @@ pub enum Source {
         kind: FlagKind,
         /// 1-based position among the flags of this kind.
         index: usize,
-        /// The flag's argument, for messages.
+        /// The flag's argument; messages show it through [`FlagKind::shown`], which hides
+        /// secret values.
         text: Arc<str>,
     },
     /// A process environment variable (the node agent's configuration), by name.
@@ -69,7 +87,7 @@ impl fmt::Display for Source {
             Source::Defaults => f.write_str("built-in values.yaml"),
             Source::File(name) if &**name == "-" => f.write_str("<stdin>"),
             Source::File(name) => f.write_str(name),
-            Source::Flag { kind, index, text } => write!(f, "{} #{index} ({text})", kind.flag()),
+            Source::Flag { kind, index, text } => write!(f, "{} #{index} ({})", kind.flag(), kind.shown(text)),
             Source::Env(name) => write!(f, "environment variable {name}"),
             Source::Inline => f.write_str("<inline>"),
         }

@@ -72,8 +72,14 @@ pub fn from_pruned_json(json: serde_json::Value, values: &Values) -> Result<Conf
     serde_path_to_error::deserialize(json).map_err(|e| {
         let pointer = pointer_of(e.path());
         let origin = values.pointer(&pointer).map(|n| n.origin.clone());
-        let found = values.pointer(&pointer).map(crate::schema::describe_value);
-        let mut d = Diagnostic::error(pointer, format!("cannot be read: {}", e.inner())).with_origin(origin);
+        let found = values.pointer(&pointer).map(|n| crate::schema::describe_value_at(values, &pointer, n));
+        // serde's text quotes the value: left out where it may be a secret.
+        let message = if crate::schema::sensitive(values, &pointer) {
+            "cannot be read".to_owned()
+        } else {
+            format!("cannot be read: {}", crate::redact::cut(&e.inner().to_string(), 2 * crate::redact::SHOWN_CHARS))
+        };
+        let mut d = Diagnostic::error(pointer, message).with_origin(origin);
         d.found = found;
         Error::Invalid(vec![d])
     })

@@ -85,7 +85,16 @@ fn objects(index: usize, entry: &J) -> Result<Vec<J>, Error> {
             }
             objects
         }
-        other => return Err(fail(index, format!("must be a map or a string of YAML, not {other}"))),
+        // The value is not repeated: it may be large, or a Secret's data.
+        other => {
+            let found = match other {
+                J::Array(_) => "a list",
+                J::Number(_) => "a number",
+                J::Bool(_) => "a boolean",
+                _ => "null",
+            };
+            return Err(fail(index, format!("must be a map or a string of YAML, not {found}")));
+        }
     };
     for object in &objects {
         let has = |key: &str| object.get(key).and_then(J::as_str).is_some_and(|s| !s.is_empty());

@@ -4,12 +4,19 @@
 //! [`Diagnostic`]s that say which key, where it was written, what the schema expects, what was
 //! found, and a hint — "did you mean `env`?" for a misspelt key or enum value, "quote it" for
 //! a YAML scalar that YAML 1.1 turned into a number, the `null` that deleted a required key.
+//!
+//! A value that may be a secret is never quoted ([`super::sensitive`]). The work per
+//! unknown key is constant (the keys a parent allows and the places a key exists are looked up
+//! once), so a file of a million unknown keys costs time in proportion to its size.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use jsonschema::ValidationError;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value as J;
 
-use super::{describe_value, subschemas};
+use super::{describe_value_at, sensitive, subschemas};
 use crate::error::Diagnostic;
 use crate::values::{Node, Source, Value, Values, push_pointer_token};
 
@@ -21,7 +28,7 @@ pub fn describe(error: &ValidationError<'_>, effective: &Values, user: &Values, 
     let pointer = error.instance_path().as_str().to_owned();
     let node = effective.pointer(&pointer);
     let origin = node.map(|n| n.origin.clone());
-    let found = node.map(describe_value);
+    let found = node.map(|n| describe_value_at(effective, &pointer, n));
     let base = |message: String| {
         let mut d = Diagnostic::error(pointer.clone(), message).with_origin(origin.clone());
         d.found = found.clone();
@@ -29,8 +36,9 @@ pub fn describe(error: &ValidationError<'_>, effective: &Values, user: &Values, 
     };
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let parent = Parent::new(&pointer, effective);
             for key in unexpected {
-                out.push(unknown_key(&pointer, key, effective));
+                out.push(unknown_key(&parent, key, effective));
             }
         }
         ValidationErrorKind::Type { kind } => {
@@ -59,6 +67,12 @@ pub fn describe(error: &ValidationError<'_>, effective: &Values, user: &Values, 
             d.hint = Some(format!("the pattern is `{pattern}`"));
             out.push(d);
         }
+        _ if sensitive(effective, &pointer) => {
+            // The validator's own text quotes the value.
+            let mut d = base("does not meet the schema".into());
+            d.expected = expectation(&pointer);
+            out.push(d);
+        }
         ValidationErrorKind::Required { property } => {
             let key = property.as_str().unwrap_or_default();
             let mut child = pointer.clone();
@@ -81,35 +95,51 @@ pub fn describe(error: &ValidationError<'_>, effective: &Values, user: &Values, 
             out.push(d);
         }
         _ => {
-            let mut d = base(error.to_string());
+            // The validator's text quotes the whole value, which may be large.
+            let mut d = base(crate::redact::cut(&error.to_string(), 2 * crate::redact::SHOWN_CHARS));
             d.expected = expectation(&pointer);
             out.push(d);
         }
     }
 }
 
+/// What every unknown key under one parent shares: computed once per parent.
+struct Parent<'a> {
+    pointer: &'a str,
+    known: Vec<String>,
+    expected: String,
+}
+
+impl<'a> Parent<'a> {
+    fn new(pointer: &'a str, effective: &Values) -> Self {
+        let known = known_keys(pointer);
+        let name = if pointer.is_empty() {
+            "the top level".to_owned()
+        } else {
+            format!("`{}`", crate::values::dotted_path(pointer, Some(effective)))
+        };
+        let mut listed: Vec<&str> = known.iter().map(String::as_str).take(MAX_LISTED).collect();
+        if known.len() > MAX_LISTED {
+            listed.push("...");
+        }
+        let expected = format!("a key of {name}: {}", listed.join(", "));
+        Parent { pointer, known, expected }
+    }
+}
+
 /// An unknown key: where it was written, the keys that exist there, and the closest one.
-fn unknown_key(parent: &str, key: &str, effective: &Values) -> Diagnostic {
-    let mut pointer = parent.to_owned();
+fn unknown_key(parent: &Parent<'_>, key: &str, effective: &Values) -> Diagnostic {
+    let mut pointer = parent.pointer.to_owned();
     pointer.push('/');
     push_pointer_token(&mut pointer, key);
     let origin = effective.pointer(&pointer).map(|n| n.origin.clone());
-    let known = known_keys(parent);
-    let parent_name = if parent.is_empty() {
-        "the top level".to_owned()
-    } else {
-        format!("`{}`", crate::values::dotted_path(parent, Some(effective)))
-    };
-    let mut listed: Vec<&str> = known.iter().map(String::as_str).take(MAX_LISTED).collect();
-    if known.len() > MAX_LISTED {
-        listed.push("...");
-    }
-    let mut d = Diagnostic::error(pointer, format!("unknown key `{key}`"))
+    let shown = crate::redact::cut(key, crate::redact::SHOWN_CHARS);
+    let mut d = Diagnostic::error(pointer, format!("unknown key `{shown}`"))
         .with_origin(origin)
-        .expected_found(format!("a key of {parent_name}: {}", listed.join(", ")), format!("`{key}`"));
-    d.hint = closest(key, known.iter().map(String::as_str))
+        .expected_found(parent.expected.clone(), format!("`{shown}`"));
+    d.hint = closest(key, parent.known.iter().map(String::as_str))
         .map(|c| format!("did you mean `{c}`?"))
-        .or_else(|| elsewhere(key).map(|places| format!("`{key}` is a key of {places}")));
+        .or_else(|| elsewhere(key).map(|places| format!("`{shown}` is a key of {places}")));
     d
 }
 
@@ -128,18 +158,26 @@ fn known_keys(pointer: &str) -> Vec<String> {
 
 /// Where else in the schema a key exists (for a key written at the wrong level).
 fn elsewhere(key: &str) -> Option<String> {
-    let mut places = Vec::new();
-    find_key(super::schema(), key, "", &mut places, 0);
-    places.sort();
-    places.dedup();
-    if places.is_empty() {
-        return None;
-    }
-    places.truncate(3);
-    Some(places.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "))
+    static PLACES: OnceLock<HashMap<String, String>> = OnceLock::new();
+    PLACES
+        .get_or_init(|| {
+            let mut all: HashMap<String, Vec<String>> = HashMap::new();
+            find_keys(super::schema(), "", &mut all, 0);
+            all.into_iter()
+                .map(|(key, mut places)| {
+                    places.sort();
+                    places.dedup();
+                    places.truncate(3);
+                    (key, places.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "))
+                })
+                .collect()
+        })
+        .get(key)
+        .cloned()
 }
 
-fn find_key(s: &'static J, key: &str, path: &str, places: &mut Vec<String>, depth: usize) {
+/// Every key below the top level of the schema, with the paths of the maps that have it.
+fn find_keys(s: &'static J, path: &str, places: &mut HashMap<String, Vec<String>>, depth: usize) {
     if depth > 8 {
         return;
     }
@@ -148,10 +186,10 @@ fn find_key(s: &'static J, key: &str, path: &str, places: &mut Vec<String>, dept
     for b in all {
         for (k, child) in b.get("properties").and_then(J::as_object).into_iter().flatten() {
             let child_path = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-            if k == key && !path.is_empty() {
-                places.push(path.to_owned());
+            if !path.is_empty() {
+                places.entry(k.clone()).or_default().push(path.to_owned());
             }
-            find_key(child, key, &child_path, places, depth + 1);
+            find_keys(child, &child_path, places, depth + 1);
         }
     }
 }

@@ -261,6 +261,36 @@ pub fn unrendered(user: &Values) -> Vec<Diagnostic> {
     out
 }
 
+/// Whether the value at `pointer` may be a secret, so a message must not show it: its key
+/// path says so, its text looks like one, or it is an env entry's `value` whose `name` does
+/// ([`crate::redact`]).
+pub fn sensitive(values: &Values, pointer: &str) -> bool {
+    if crate::redact::sensitive_path(pointer) {
+        return true;
+    }
+    if let Some(Node { value: Value::Str(s), .. }) = values.pointer(pointer)
+        && crate::redact::sensitive_text(s)
+    {
+        return true;
+    }
+    pointer.strip_suffix("/value").is_some_and(|entry| {
+        matches!(values.pointer(&format!("{entry}/name")), Some(Node { value: Value::Str(name), .. }) if crate::redact::sensitive_key(name))
+    })
+}
+
+/// [`describe_value`] of the value at `pointer`, or only its type and size when it may be a
+/// secret ([`sensitive`]).
+pub fn describe_value_at(values: &Values, pointer: &str, node: &Node) -> String {
+    if !sensitive(values, pointer) {
+        return describe_value(node);
+    }
+    match &node.value {
+        Value::Str(s) => format!("a string of {} characters (not shown: the key may hold a secret)", s.chars().count()),
+        Value::List(_) | Value::Map(_) => describe_value(node),
+        other => format!("a {} (not shown: the key may hold a secret)", other.type_name()),
+    }
+}
+
 /// A short description of a value for "found:" lines: `boolean true`, `number 8 (written
 /// `010`)`, `string "abc"`, `a list of 2 items`.
 pub fn describe_value(node: &Node) -> String {

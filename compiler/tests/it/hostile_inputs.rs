@@ -1,5 +1,6 @@
 //! Issue 14: hostile and huge inputs. Each finding of the issue, as the library sees it: an
-//! alias bomb, inputs and flags past any real size, values nested past what a plan can hold. Every test asserts the
+//! alias bomb, inputs and flags past any real size, values nested past what a plan can hold,
+//! secrets in error texts. Every test asserts the
 //! outcome (an error naming the limit, or values that load); how fast and in how much memory
 //! is shown by `cargo bench -p gpuplan --bench inputs`, not asserted here.
 
@@ -191,4 +192,30 @@ fn a_plan_or_manifest_deeper_than_the_limit_is_refused_naming_it() {
     let err = read(&json(MAX_DOCUMENT_DEPTH), "m.json").expect_err("too deep");
     assert!(err.to_string().contains("nest deeper than 100 levels"), "{err}");
     assert!(err.to_string().starts_with("cannot read plan m.json:1:"), "{err}");
+}
+
+#[test]
+fn parse_errors_never_echo_a_secret_value() {
+    let cases = [
+        (FlagKind::SetJson, r#"driver.licensingConfig={"password":"hunter2""#),
+        (FlagKind::Set, "driver.version=1,registry.password=hunter2,bogus[0=1"),
+        (FlagKind::SetString, "toolkit.env[0].name=API_TOKEN,toolkit.env[0].value=hunter2,x[y]=1"),
+    ];
+    for (kind, text) in cases {
+        let err = load_all(&[], &[(kind, text)]).expect_err(text);
+        let shown = format!("{err}\n{}", err.detail().unwrap_or_default());
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains(&format!("{} #1", kind.flag())), "names the flag: {shown}");
+    }
+}
+
+#[test]
+fn a_diagnostic_about_a_secret_never_shows_its_value() {
+    let user = load_all(&[], &[(FlagKind::Set, "driver.secretPassword=hunter2,driver.version=550")]).expect("loads");
+    let effective = gpuplan_compiler::coalesce(user).expect("coalesces");
+    let diagnostics = gpuplan_compiler::check(&effective, false);
+    let shown: String = diagnostics.iter().map(|d| format!("{d}\n")).collect();
+    assert!(shown.contains("unknown key `secretPassword`"), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("--set #1 (driver.secretPassword="), "the key is still named: {shown}");
 }
