@@ -5,11 +5,18 @@
 //! Output: the compiler's [`Inputs`] (file texts read here, so the compiler stays pure) and a
 //! file reader for `--set-file`. Standard input is read once: a second `-` reads nothing, as
 //! in Helm.
+//!
+//! Diagnostics are printed with the line they point at, from an index of each file's lines
+//! built once, and only the first [`limits::MAX_DIAGNOSTICS_SHOWN`] in full, then a count: a
+//! file of a million unknown keys costs time in proportion to its size.
 
+use std::collections::HashMap;
 use std::io::Read;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use gpuplan_compiler::error::{Lines, not_shown};
+use gpuplan_compiler::limits;
 use gpuplan_compiler::{Diagnostic, Effective, FlagKind, InputFile, InputFlag, Inputs, Severity, Source};
 
 /// The values flags, shared by every command that compiles values.
@@ -124,16 +131,27 @@ impl Compiled {
         self.diagnostics.iter().any(|d| d.severity == Severity::Error)
     }
 
-    /// Each diagnostic with the source line it points at, separated by blank lines.
+    /// Each diagnostic with the source line it points at, separated by blank lines: the
+    /// first [`limits::MAX_DIAGNOSTICS_SHOWN`], then a line counting the rest.
     pub fn render(&self) -> String {
-        let text_of = |source: &Source| match source {
-            Source::Defaults => Some(gpuplan_compiler::DEFAULT_VALUES.to_owned()),
-            Source::File(name) => self.inputs.files.iter().find(|f| *f.name == **name).map(|f| f.text.clone()),
+        // Each text is indexed once; of a name given twice (`-f - -f -`), the first text.
+        let mut files: HashMap<&str, Lines<'_>> = HashMap::new();
+        for f in &self.inputs.files {
+            files.entry(f.name.as_str()).or_insert_with(|| Lines::new(&f.text));
+        }
+        let defaults = Lines::new(gpuplan_compiler::DEFAULT_VALUES);
+        let line_of = |source: &Source, n: u32| match source {
+            Source::Defaults => defaults.line(n).map(str::to_owned),
+            Source::File(name) => files.get(&**name).and_then(|lines| lines.line(n)).map(str::to_owned),
             _ => None,
         };
         let mut out = String::new();
-        for d in &self.diagnostics {
-            out.push_str(&d.render(&text_of));
+        for d in self.diagnostics.iter().take(limits::MAX_DIAGNOSTICS_SHOWN) {
+            out.push_str(&d.render(&line_of));
+            out.push_str("\n\n");
+        }
+        if let Some(rest) = not_shown(&self.diagnostics, limits::MAX_DIAGNOSTICS_SHOWN) {
+            out.push_str(&rest);
             out.push_str("\n\n");
         }
         out
