@@ -89,6 +89,17 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A release name or namespace that Helm or Kubernetes would refuse (`what` says which);
+    /// the message is theirs.
+    #[error("{what} {}: {message}", quoted_name(name))]
+    Name {
+        /// `release name` or `namespace`.
+        what: &'static str,
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// `--show-only` named a pattern no object matches (Helm's text).
     #[error("could not find template {pattern} in chart")]
     ShowOnly {
@@ -155,6 +166,11 @@ fn flag_message(kind: FlagKind, text: &str, message: &str) -> String {
         FlagKind::SetJson => format!("failed parsing --set-json data {}", kind.shown(text)),
         kind => format!("failed parsing {} data: {message}", kind.flag()),
     }
+}
+
+/// A name in an error: quoted as Go quotes it, cut when it is long.
+fn quoted_name(name: &str) -> String {
+    format!("{:?}", crate::redact::cut(name, crate::redact::SHOWN_CHARS))
 }
 
 fn invalid_message(diagnostics: &[Diagnostic]) -> String {

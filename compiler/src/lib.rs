@@ -172,13 +172,15 @@ fn with_origins(diagnostics: Vec<Diagnostic>, values: &Values) -> Vec<Diagnostic
 }
 
 /// Stage 6: every object the install creates, rendered and in apply order, with the node
-/// change and the digest of the effective values.
+/// change and the digest of the effective values. A release name or namespace Helm or
+/// Kubernetes would refuse is an [`Error::Name`].
 pub fn plan(
     config: &Config,
     node: node::NodeRuntime,
     release: plan::Release,
     values: &Values,
 ) -> Result<plan::Plan, Error> {
+    release.validate()?;
     let stages = render::render(&render::Context { config, node: &node, release: &release })?;
     let crds = render::crds(&stages)?;
     Ok(plan::build(release, stages, crds, node, values))
@@ -216,5 +218,6 @@ pub fn explain(
     object: &str,
     field: &str,
 ) -> Result<explain::Explanation, Error> {
+    release.validate()?;
     explain::explain(values, release, object, field)
 }

@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::node::{FileChange, NodeRuntime};
 use crate::values::{Values, print};
 
+pub mod name;
 pub mod read;
 
 /// The plan format's `apiVersion`.
@@ -71,6 +72,14 @@ pub struct Release {
     pub namespace: String,
     /// The Kubernetes version to render for (`--kube-version`), e.g. `1.31`.
     pub kube_version: String,
+}
+
+impl Release {
+    /// Check the name and the namespace as Helm and Kubernetes would ([`name`]).
+    pub fn validate(&self) -> Result<(), Error> {
+        name::release_name(&self.name)?;
+        name::namespace(&self.namespace)
+    }
 }
 
 /// One object, as rendered.

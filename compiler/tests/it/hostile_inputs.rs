@@ -1,6 +1,6 @@
 //! Issue 14: hostile and huge inputs. Each finding of the issue, as the library sees it: an
 //! alias bomb, inputs and flags past any real size, values nested past what a plan can hold,
-//! secrets in error texts. Every test asserts the
+//! invalid release names and namespaces, secrets in error texts. Every test asserts the
 //! outcome (an error naming the limit, or values that load); how fast and in how much memory
 //! is shown by `cargo bench -p gpuplan --bench inputs`, not asserted here.
 
@@ -192,6 +192,25 @@ fn a_plan_or_manifest_deeper_than_the_limit_is_refused_naming_it() {
     let err = read(&json(MAX_DOCUMENT_DEPTH), "m.json").expect_err("too deep");
     assert!(err.to_string().contains("nest deeper than 100 levels"), "{err}");
     assert!(err.to_string().starts_with("cannot read plan m.json:1:"), "{err}");
+}
+
+#[test]
+fn release_names_and_namespaces_are_validated_as_helm_and_kubernetes_do() {
+    let ok = ["gpu-operator", "a", "a.b-c", &"a".repeat(53), "0day"];
+    for name in ok {
+        assert!(plan(&[], release(name, "gpu-operator")).is_ok(), "{name}");
+    }
+    for name in ["UPPER space", "", "../../etc", "-a", "a-", "a_b", &"a".repeat(54)] {
+        let err = plan(&[], release(name, "gpu-operator")).expect_err(name);
+        assert!(err.to_string().contains("invalid release name") || err.to_string().contains("no name"), "{err}");
+    }
+    for namespace in ["kube-system", "a", &"n".repeat(63)] {
+        assert!(plan(&[], release("gpu-operator", namespace)).is_ok(), "{namespace}");
+    }
+    for namespace in ["", "../../etc", "a.b", "Upper", &"n".repeat(64)] {
+        let err = plan(&[], release("gpu-operator", namespace)).expect_err(namespace);
+        assert!(err.to_string().contains("namespace"), "{err}");
+    }
 }
 
 #[test]

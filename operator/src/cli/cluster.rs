@@ -71,7 +71,7 @@ pub enum Output {
 #[derive(Debug, clap::Args)]
 pub struct InstallArgs {
     /// Release name.
-    #[arg(default_value = "gpu-operator")]
+    #[arg(default_value = "gpu-operator", value_parser = super::template::release_name)]
     pub name: String,
     /// The values.
     #[command(flatten)]
@@ -94,10 +94,10 @@ pub struct InstallArgs {
 #[derive(Debug, clap::Args)]
 pub struct UninstallArgs {
     /// Release name.
-    #[arg(default_value = "gpu-operator")]
+    #[arg(default_value = "gpu-operator", value_parser = super::template::release_name)]
     pub name: String,
     /// Release namespace.
-    #[arg(short = 'n', long, default_value = "gpu-operator")]
+    #[arg(short = 'n', long, default_value = "gpu-operator", value_parser = super::template::namespace)]
     pub namespace: String,
     /// The cluster.
     #[command(flatten)]

@@ -61,10 +61,10 @@ pub struct Args {
     #[command(flatten)]
     pub values: ValuesArgs,
     /// Release name of the compiled side (default: the --against plan's).
-    #[arg(long)]
+    #[arg(long, value_parser = super::template::release_name)]
     pub name: Option<String>,
     /// Namespace of the compiled side (default: the --against plan's).
-    #[arg(short = 'n', long)]
+    #[arg(short = 'n', long, value_parser = super::template::namespace)]
     pub namespace: Option<String>,
     /// Kubernetes version of the compiled side (default: the --against plan's).
     #[arg(long, value_name = "VERSION")]

@@ -41,7 +41,7 @@ pub struct Args {
     #[command(flatten)]
     pub release: ReleaseArgs,
     /// Release name (names the NFD objects, as `gpuplan template NAME` does).
-    #[arg(long, value_name = "NAME", default_value = "gpu-operator")]
+    #[arg(long, value_name = "NAME", default_value = "gpu-operator", value_parser = super::template::release_name)]
     pub release_name: String,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]

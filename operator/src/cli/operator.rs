@@ -29,7 +29,7 @@ pub enum LogFormat {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Where the operands go (default: OPERATOR_NAMESPACE or POD_NAMESPACE, else gpu-operator).
-    #[arg(short = 'n', long)]
+    #[arg(short = 'n', long, value_parser = super::template::namespace)]
     pub namespace: Option<String>,
     /// The cluster (default: in-cluster when running in a pod).
     #[command(flatten)]
@@ -77,12 +77,15 @@ pub fn run(args: &Args) -> anyhow::Result<u8> {
             ["OPERATOR_NAMESPACE", "POD_NAMESPACE"].iter().find_map(|v| std::env::var(v).ok().filter(|n| !n.is_empty()))
         })
         .unwrap_or_else(|| "gpu-operator".into());
+    // The environment's namespace is checked as -n is.
+    gpuplan_compiler::plan::name::namespace(&namespace)?;
     let settings = Settings {
         namespace,
         kube_version: args.kube_version.clone().unwrap_or_default(),
         requeue_ready: Duration::from_secs(args.resync),
         requeue_progressing: Duration::from_secs(10),
         requeue_failed: Duration::from_secs(15),
+        uninstall_step: Duration::from_secs(30),
     };
     let run = Run {
         settings,

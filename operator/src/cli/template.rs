@@ -4,23 +4,34 @@
 //! `plan`, optionally a node's config file. Output: `template` prints the manifests in
 //! `helm template`'s format (`---` / `# Source: gpuplan/<stage>/<kind>.yaml`), or writes them
 //! under `--output-dir`; `plan` prints the whole plan (stages, node change, digest) as YAML or
-//! JSON. The same inputs give the same bytes.
+//! JSON. The same inputs give the same bytes. Release names and namespaces are checked as Helm
+//! and Kubernetes check them before anything is read ([`release_name`], [`namespace`]).
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context as _;
-use gpuplan_compiler::plan::{Manifest, Plan, Release};
+use gpuplan_compiler::plan::{Manifest, Plan, Release, name};
 
 use super::input::{Compiled, ValuesArgs};
 use super::values::Format;
 use super::{EXIT_ERROR, EXIT_OK, print_out};
 
+/// A release name argument, checked as Helm checks it (clap reports a bad one, exit 2).
+pub fn release_name(value: &str) -> Result<String, String> {
+    name::release_name(value).map(|()| value.to_owned()).map_err(|e| e.to_string())
+}
+
+/// A namespace argument, checked as Kubernetes checks a DNS-1123 label.
+pub fn namespace(value: &str) -> Result<String, String> {
+    name::namespace(value).map(|()| value.to_owned()).map_err(|e| e.to_string())
+}
+
 /// The release the plan is for.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReleaseArgs {
     /// Namespace of the namespaced objects.
-    #[arg(short = 'n', long, default_value = "gpu-operator")]
+    #[arg(short = 'n', long, default_value = "gpu-operator", value_parser = namespace)]
     pub namespace: String,
     /// Kubernetes version to render for.
     #[arg(long, value_name = "VERSION", default_value = "1.31")]
@@ -31,7 +42,7 @@ pub struct ReleaseArgs {
 #[derive(Debug, clap::Args)]
 pub struct TemplateArgs {
     /// Release name (names the NFD objects, like a Helm release).
-    #[arg(default_value = "gpu-operator")]
+    #[arg(default_value = "gpu-operator", value_parser = release_name)]
     pub name: String,
     /// The values.
     #[command(flatten)]
@@ -54,7 +65,7 @@ pub struct TemplateArgs {
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
     /// Release name.
-    #[arg(default_value = "gpu-operator")]
+    #[arg(default_value = "gpu-operator", value_parser = release_name)]
     pub name: String,
     /// The values.
     #[command(flatten)]
