@@ -6,18 +6,31 @@
 //! file reader for `--set-file`. Standard input is read once: a second `-` reads nothing, as
 //! in Helm.
 //!
+//! Every input is read with a cap ([`limits`]): 64 MiB per file, standard input or
+//! `--set-file` file, 128 MiB for all of them, so `-f /dev/zero` is an error rather than the
+//! machine's memory. A path that is not a regular file (a FIFO, `<(command)`, a device) is
+//! opened and read on a helper thread and given [`READ_TIMEOUT`] seconds to reach its end
+//! (`GPUPLAN_READ_TIMEOUT` sets another), so a FIFO nobody writes to cannot hang a run;
+//! standard input (`-`) is waited for as long as it takes, as every Unix tool does.
+//!
 //! Diagnostics are printed with the line they point at, from an index of each file's lines
 //! built once, and only the first [`limits::MAX_DIAGNOSTICS_SHOWN`] in full, then a count: a
 //! file of a million unknown keys costs time in proportion to its size.
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
 use gpuplan_compiler::error::{Lines, not_shown};
 use gpuplan_compiler::limits;
 use gpuplan_compiler::{Diagnostic, Effective, FlagKind, InputFile, InputFlag, Inputs, Severity, Source};
+
+/// Seconds a path that is not a regular file gets to reach its end.
+pub const READ_TIMEOUT: u64 = 60;
 
 /// The values flags, shared by every command that compiles values.
 #[derive(Debug, Clone, Default, Args)]
@@ -45,10 +58,12 @@ pub struct ValuesArgs {
     pub skip_schema_validation: bool,
 }
 
-/// Standard input, readable once.
+/// Standard input, readable once; and the bytes the run has read, against the limit for all
+/// inputs together.
 #[derive(Debug, Default)]
 pub struct Stdin {
     used: bool,
+    total: usize,
 }
 
 impl Stdin {
@@ -57,27 +72,87 @@ impl Stdin {
         if std::mem::replace(&mut self.used, true) {
             return Ok(String::new());
         }
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("cannot read standard input")?;
-        Ok(text)
+        let bytes = read_capped(std::io::stdin().lock(), "standard input").context("cannot read standard input")?;
+        String::from_utf8(bytes).context("standard input is not UTF-8 text")
+    }
+
+    fn count(&mut self, bytes: usize) -> anyhow::Result<()> {
+        self.total += bytes;
+        if self.total > limits::MAX_TOTAL_INPUT_BYTES {
+            bail!(
+                "the inputs together are larger than {}, gpuplan's limit for one run",
+                limits::bytes(limits::MAX_TOTAL_INPUT_BYTES)
+            );
+        }
+        Ok(())
     }
 }
 
 /// Read a values file or a `--set-file` path as Helm's `readFile` does: `-` (after trimming
-/// spaces) is standard input; anything else is a local path.
+/// spaces) is standard input; anything else is a local path. Capped as the module says.
 pub fn read_path(path: &str, stdin: &mut Stdin) -> anyhow::Result<String> {
-    if path.trim() == "-" {
-        return stdin.read();
+    let text = if path.trim() == "-" {
+        stdin.read()?
+    } else {
+        if let Some((scheme, _)) = path.split_once("://")
+            && matches!(scheme, "http" | "https" | "oci")
+        {
+            bail!(
+                "cannot read `{path}`: gpuplan does not fetch values over the network; download the file and pass its path"
+            );
+        }
+        let bytes = read_file(Path::new(path)).with_context(|| format!("cannot read `{path}`"))?;
+        String::from_utf8(bytes).with_context(|| format!("`{path}` is not UTF-8 text"))?
+    };
+    stdin.count(text.len())?;
+    Ok(text)
+}
+
+/// At most [`limits::MAX_INPUT_BYTES`] bytes from a reader; more is an error naming `what`.
+fn read_capped(reader: impl Read, what: &str) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader.take(limits::MAX_INPUT_BYTES as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > limits::MAX_INPUT_BYTES {
+        bail!("{what} is larger than {}, gpuplan's limit for one input", limits::bytes(limits::MAX_INPUT_BYTES));
     }
-    if let Some((scheme, _)) = path.split_once("://")
-        && matches!(scheme, "http" | "https" | "oci")
-    {
-        bail!(
-            "cannot read `{path}`: gpuplan does not fetch values over the network; download the file and pass its path"
-        );
+    Ok(bytes)
+}
+
+/// A regular file, capped; anything else (a FIFO, a pipe, a device) on a helper thread that
+/// gets [`read_timeout`] to finish, since opening a FIFO waits for a writer and reading it
+/// waits for the writer to close.
+fn read_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        bail!("it is a directory");
     }
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{path}`"))?;
-    String::from_utf8(bytes).with_context(|| format!("`{path}` is not UTF-8 text"))
+    let what = "the file";
+    if meta.is_file() {
+        return read_capped(std::fs::File::open(path)?, what);
+    }
+    let (send, receive) = mpsc::channel();
+    let owned = path.to_owned();
+    std::thread::spawn(move || {
+        let read = std::fs::File::open(&owned).map_err(anyhow::Error::from).and_then(|f| read_capped(f, what));
+        // The receiver is gone only when the run gave up waiting; nothing is left to tell.
+        let _ = send.send(read);
+    });
+    let timeout = read_timeout();
+    match receive.recv_timeout(timeout) {
+        Ok(read) => read,
+        // The helper stays blocked in open() or read(); it ends with the process.
+        Err(_) => bail!(
+            "it is not a regular file and did not reach its end within {} s (a FIFO nobody writes to?); \
+             gpuplan waits that long for such an input (GPUPLAN_READ_TIMEOUT=SECONDS)",
+            timeout.as_secs()
+        ),
+    }
+}
+
+/// [`READ_TIMEOUT`], or `GPUPLAN_READ_TIMEOUT` seconds.
+fn read_timeout() -> Duration {
+    let secs = std::env::var("GPUPLAN_READ_TIMEOUT").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(READ_TIMEOUT);
+    Duration::from_secs(secs)
 }
 
 impl ValuesArgs {

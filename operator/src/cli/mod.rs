@@ -19,6 +19,7 @@ pub mod input;
 mod lint;
 mod node;
 mod operator;
+mod output_dir;
 mod schema;
 mod template;
 mod values;

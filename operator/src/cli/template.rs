@@ -3,15 +3,14 @@
 //! Input: the values flags, the release name and namespace, the Kubernetes version; for
 //! `plan`, optionally a node's config file. Output: `template` prints the manifests in
 //! `helm template`'s format (`---` / `# Source: gpuplan/<stage>/<kind>.yaml`), or writes them
-//! under `--output-dir`; `plan` prints the whole plan (stages, node change, digest) as YAML or
-//! JSON. The same inputs give the same bytes. Release names and namespaces are checked as Helm
-//! and Kubernetes check them before anything is read ([`release_name`], [`namespace`]).
+//! under `--output-dir` (never through a symbolic link, see [`super::output_dir`]); `plan`
+//! prints the whole plan (stages, node change, digest) as YAML or JSON. The same inputs give
+//! the same bytes. Release names and namespaces are checked as Helm and Kubernetes check them
+//! before anything is read ([`release_name`], [`namespace`]).
 
-use std::io::Write;
 use std::path::Path;
 
-use anyhow::Context as _;
-use gpuplan_compiler::plan::{Manifest, Plan, Release, name};
+use gpuplan_compiler::plan::{Plan, Release, name};
 
 use super::input::{Compiled, ValuesArgs};
 use super::values::Format;
@@ -53,7 +52,7 @@ pub struct TemplateArgs {
     /// Print only the objects whose source matches (`container-toolkit/*.yaml`); repeatable.
     #[arg(short = 's', long, value_name = "PATTERN")]
     pub show_only: Vec<String>,
-    /// Write each object to DIR/<source> instead of stdout.
+    /// Write each object to DIR/<source> instead of stdout (never through a symbolic link).
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<String>,
     /// Also print the CustomResourceDefinitions the install needs, first.
@@ -120,34 +119,12 @@ pub fn run_template(args: &TemplateArgs) -> anyhow::Result<u8> {
             text.push_str(&plan.template_stream(&args.show_only)?);
             print_out(&text)?;
         }
-        Some(dir) => write_dir(crds.iter().chain(plan.manifests()), Path::new(dir))?,
+        Some(dir) => {
+            let mut tell = |path: &Path| print_out(&format!("wrote {}\n", path.display()));
+            super::output_dir::write(crds.iter().chain(plan.manifests()), Path::new(dir), &mut tell)?;
+        }
     }
     Ok(EXIT_OK)
-}
-
-/// `--output-dir`: each object to `DIR/<source>`; the first write truncates, later objects of
-/// the same source are appended, as Helm does.
-fn write_dir<'a>(manifests: impl Iterator<Item = &'a Manifest>, dir: &Path) -> anyhow::Result<()> {
-    let mut written = std::collections::BTreeSet::new();
-    for m in manifests {
-        let path = dir.join(&m.source);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        let first = written.insert(path.clone());
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(!first)
-            .truncate(first)
-            .open(&path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        write!(file, "---\n# Source: {}\n{}", m.source, m.to_yaml())?;
-        if first {
-            println!("wrote {}", path.display());
-        }
-    }
-    Ok(())
 }
 
 /// Run `gpuplan plan`.

@@ -8,6 +8,7 @@ mod chart;
 mod diff;
 mod explain;
 mod golden_plan;
+mod hostile_inputs;
 mod node;
 mod node_faults;
 mod values;
