@@ -167,8 +167,10 @@ fn the_deepest_values_render_and_their_plan_reads_back() {
     // `operator.affinity` is copied into the operator Deployment as it is: the deepest values
     // gpuplan takes become an object nested deeper still, and a plan deeper again.
     let affinity =
-        format!("operator:\n  affinity:\n    x: {}1{}\n", "{a: ".repeat(MAX_DEPTH - 4), "}".repeat(MAX_DEPTH - 4));
+        format!("operator:\n  affinity:\n    x: {}1{}\n", "{a: ".repeat(MAX_DEPTH - 3), "}".repeat(MAX_DEPTH - 3));
     assert!(file(&affinity).is_ok());
+    let deeper = affinity.replacen("{a: ", "{a: {a: ", 1).replacen('}', "}}", 1);
+    assert!(file(&deeper).is_err(), "the deepest values: one level more is refused");
     let plan = plan(&[&affinity], release("gpu-operator", "gpu-operator")).expect("renders");
     for (text, name) in [
         (plan.to_json(), "plan.json"),

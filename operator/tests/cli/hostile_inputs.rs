@@ -208,7 +208,7 @@ fn a_secret_in_a_flag_is_never_echoed() {
 /// A values file whose `operator.affinity` nests `depth` levels in all.
 fn nested(dir: &Path, depth: usize) -> String {
     let path = dir.join(format!("deep{depth}.yaml"));
-    let text = format!("operator:\n  affinity:\n    x: {}1{}\n", "{a: ".repeat(depth - 4), "}".repeat(depth - 4));
+    let text = format!("operator:\n  affinity:\n    x: {}1{}\n", "{a: ".repeat(depth - 3), "}".repeat(depth - 3));
     fs::write(&path, text).expect("write");
     path.display().to_string()
 }
