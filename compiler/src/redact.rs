@@ -6,7 +6,8 @@
 //! A key may hold a secret when one of its parts names one (`password`, `token`, `apiKey`,
 //! `credentials`, `auth`, ... — but not `secretName` or `imagePullSecrets`, which name a
 //! Secret); an env entry's `value` may when its `name` does (`API_TOKEN`); a value may when it
-//! looks like one (a URL with a password, a PEM block). Such values are never printed in an
+//! looks like one (a URL with a password, a PEM block) or names one (`password=...` inside a
+//! `--set-literal` value, a JSON object with a `token`). Such values are never printed in an
 //! error: the key is, so the user still knows where. Other values are printed, cut to
 //! [`SHOWN_CHARS`]. This is a rule of thumb, not a proof: it errs on the side of hiding.
 //!
@@ -68,9 +69,10 @@ pub fn sensitive_path(path: &str) -> bool {
 }
 
 /// Whether a value looks like a secret whatever its key: a URL with a password
-/// (`https://user:pass@host`), or a PEM block.
+/// (`https://user:pass@host`), a PEM block, or text that names one (`password=...`, a JSON
+/// object with a `token`, a `--set-literal` value that is itself a list of assignments).
 pub fn sensitive_text(text: &str) -> bool {
-    if text.contains("-----BEGIN") {
+    if text.contains("-----BEGIN") || holds_secret_word(text) {
         return true;
     }
     text.match_indices("://").any(|(at, _)| {
@@ -109,13 +111,16 @@ pub fn flag(grammar: Grammar, text: &str) -> String {
         if i > 0 {
             out.push(',');
         }
+        // A "key" with JSON in it means the split went wrong (malformed JSON before it): what
+        // follows cannot be told apart, so none of it is shown.
+        if grammar == Grammar::Json && key.contains(['"', '{', '}', ':']) {
+            out.push_str(HIDDEN);
+            break;
+        }
         out.push_str(key);
         let Some(value) = value else { continue };
         out.push('=');
-        // A JSON object may name a secret anywhere inside: hidden when any part could.
-        let json_secret = grammar == Grammar::Json && value.starts_with('{') && holds_secret_word(value);
-        let hidden =
-            sensitive_path(key) || sensitive_text(value) || json_secret || name_of(key).is_some_and(sensitive_key);
+        let hidden = sensitive_path(key) || sensitive_text(value) || name_of(key).is_some_and(sensitive_key);
         if hidden {
             out.push_str(HIDDEN);
         } else {
@@ -145,7 +150,8 @@ fn split(grammar: Grammar, text: &str) -> Vec<(&str, Option<&str>)> {
         }
         let from = key_end + 1;
         let end = match (grammar, bytes.get(from)) {
-            (Grammar::Json, Some(b'{' | b'[' | b'"')) => json_end(bytes, from),
+            // Malformed JSON: its end is unknown, so the rest of the flag is its value.
+            (Grammar::Json, Some(b'{' | b'[' | b'"')) => json_end(bytes, from).unwrap_or(bytes.len()),
             (_, Some(b'{')) => scan(bytes, from, |b| b == b'}').saturating_add(1).min(bytes.len()),
             _ => scan(bytes, from, |b| b == b','),
         };
@@ -169,10 +175,10 @@ fn scan(bytes: &[u8], mut at: usize, stop: impl Fn(u8) -> bool) -> usize {
     bytes.len()
 }
 
-/// Where a JSON array, object or string starting at `from` ends (after its last byte), or the
-/// length when it does not.
-fn json_end(bytes: &[u8], from: usize) -> usize {
-    let (mut depth, mut in_string, mut at) = (0usize, false, from);
+/// Where a JSON array, object or string starting at `from` ends (after its last byte); `None`
+/// when it does not end, or a bracket closes one of the other kind.
+fn json_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let (mut open, mut in_string, mut at) = (Vec::new(), false, from);
     while at < bytes.len() {
         let b = bytes[at];
         at += 1;
@@ -180,21 +186,24 @@ fn json_end(bytes: &[u8], from: usize) -> usize {
             b'\\' if in_string => at += 1,
             b'"' => {
                 in_string = !in_string;
-                if !in_string && depth == 0 {
-                    return at;
+                if !in_string && open.is_empty() {
+                    return Some(at);
                 }
             }
-            b'{' | b'[' if !in_string => depth += 1,
+            b'{' | b'[' if !in_string => open.push(b),
             b'}' | b']' if !in_string => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return at;
+                let opened = if b == b'}' { b'{' } else { b'[' };
+                if open.pop() != Some(opened) {
+                    return None;
+                }
+                if open.is_empty() {
+                    return Some(at);
                 }
             }
             _ => {}
         }
     }
-    bytes.len().min(at)
+    None
 }
 
 #[cfg(test)]
@@ -218,6 +227,8 @@ mod tests {
     fn given_values_finds_urls_with_passwords_and_pem_blocks() {
         assert!(sensitive_text("http://user:hunter2@proxy:3128"));
         assert!(sensitive_text("-----BEGIN RSA PRIVATE KEY-----"));
+        assert!(sensitive_text("[{\"token\": \"x\"}]"));
+        assert!(sensitive_text(",x.registry.password=y"), "a literal value that assigns a secret (found by fuzzing)");
         assert!(!sensitive_text("https://nvcr.io/nvidia"));
         assert!(!sensitive_text("http://user@proxy"));
     }
@@ -238,6 +249,10 @@ mod tests {
         assert_eq!(flag(Grammar::Literal, "db.password=a,b=c"), "db.password=***");
         assert_eq!(flag(Grammar::Strvals, r"a\,password=1"), r"a\,password=***");
         assert_eq!(flag(Grammar::Strvals, "proxy=http://u:p@h:1"), "proxy=***");
+        assert_eq!(flag(Grammar::Literal, "a=,x.registry.password=y"), "a=***");
+        // Found by fuzzing: malformed JSON that closes early must not expose what follows.
+        let broken = r#"k={"a":x=,"b":[null,]],"password":{"c":[["hunter2"]]}},d=1"#;
+        assert_eq!(flag(Grammar::Json, broken), "k=***");
     }
 
     #[test]

@@ -130,6 +130,23 @@ pub fn go_quote(s: &str) -> String {
     out
 }
 
+/// An index as an error quotes it: Go's `%q` of it (Helm's text) when it looks like an
+/// index; cut before its first `=` or `,` otherwise. A `[` that is never closed makes the rest
+/// of the flag the "index", secret values included (found by fuzzing).
+fn shown_index(text: &str) -> String {
+    const SHOWN: usize = 24;
+    let plain = text.chars().count() <= SHOWN && !text.contains(['=', ',']) && !crate::redact::sensitive_text(text);
+    if plain {
+        return go_quote(text);
+    }
+    let head = text.split(['=', ',']).next().unwrap_or_default();
+    format!(
+        "{}… (an index of {} characters)",
+        go_quote(&head.chars().take(SHOWN).collect::<String>()),
+        text.chars().count()
+    )
+}
+
 /// Go's `%q` of a rune slice: `['n' 'a' 'm' 'e']`.
 fn go_quote_runes(s: &str) -> String {
     let runes: Vec<String> = s
@@ -401,7 +418,7 @@ impl Parser<'_, '_, '_> {
                 std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => "value out of range",
                 _ => "invalid syntax",
             };
-            msg(format!("strconv.Atoi: parsing {}: {why}", go_quote(&text)))
+            msg(format!("strconv.Atoi: parsing {}: {why}", shown_index(&text)))
         })
     }
 
@@ -697,6 +714,17 @@ mod tests {
         assert!(parse(FlagKind::Set, &deep).is_err());
         let deep = format!("a{}=1", "[0].b".repeat(5000));
         assert!(parse(FlagKind::Set, &deep).is_err());
+    }
+
+    #[test]
+    fn given_an_unclosed_index_the_error_never_quotes_what_follows_it() {
+        let err = parse(FlagKind::Set, "a[99999999999999999999==,b.password=hunter2,c[0]=1").expect_err("bad index");
+        assert_eq!(
+            err.to_string(),
+            "failed parsing --set data: error parsing index: strconv.Atoi: parsing \"99999999999999999999\"… (an index of 43 characters): value out of range"
+        );
+        let err = parse(FlagKind::Set, "a[x]=1").expect_err("bad index");
+        assert!(err.to_string().ends_with("strconv.Atoi: parsing \"x\": invalid syntax"), "{err}");
     }
 
     #[test]
