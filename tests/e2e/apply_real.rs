@@ -76,6 +76,7 @@ async fn stand_ins(client: &kube::Client) {
         kube_version: "1.36".into(),
         values: json!({}),
         stages: vec![("crds".into(), crds)],
+        shared: Vec::new(),
     };
     let e = engine(client, &setup, false);
     let waiting = Waiting { wait: true, timeout: Duration::from_secs(60), once: false };

@@ -1,36 +1,41 @@
-//! The apply engine: server-side apply of a stage's objects, with retries, a bound on
-//! concurrency, and no write when nothing would change.
+//! The apply engine: server-side apply of objects, with retries, a bound on concurrency, no
+//! write when nothing would change, and no object taken from another release.
 //!
-//! Input: a kube client, [`Options`], and the objects of one stage (JSON, in apply order).
-//! Output: what happened to each object ([`Applied`]), or an error naming the object and the
-//! API server's message. Objects of one kind are applied concurrently (at most
-//! `concurrency` at a time); kinds follow each other in the plan's order, so ServiceAccounts
-//! exist before the DaemonSets that use them, and CRDs are Established before their custom
-//! resources are applied. Every request is counted ([`Stats`]) so a no-op re-apply can show
-//! that it only read.
+//! Input: a kube client, [`Options`], and objects (JSON). Output: what happened to each object
+//! ([`Applied`]), or an error naming the object and the API server's message. The objects
+//! given to [`Engine::apply_all`] are applied concurrently (at most `concurrency` at a time);
+//! the order of kinds and every wait are the release's (`release.rs`), so the engine never
+//! waits. Every request is counted ([`Stats`]) so a no-op re-apply can show that it only read.
+//!
+//! Every apply uses one field manager, [`FIELD_MANAGER`]. Which release an object belongs to is
+//! not the field manager's business but its release label and annotation (`object.rs`): an
+//! object that exists and belongs to another release, or to no release, is refused as Helm
+//! refuses it ("exists and cannot be imported into the current release"), unless
+//! `take_ownership` says to adopt it.
 
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::anyhow;
+use anyhow::{anyhow, bail};
 use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use serde::Serialize;
 use serde_json::Value as J;
 
+use super::FIELD_MANAGER;
 use super::object;
 use super::resource::{Resolver, Target};
 
 /// How the engine applies.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The field manager of every apply.
-    pub field_manager: String,
     /// Take over fields another manager owns (`--force-conflicts`).
     pub force_conflicts: bool,
+    /// Adopt objects that exist but belong to another release or to none (`--take-ownership`).
+    pub take_ownership: bool,
     /// Objects applied at the same time.
     pub concurrency: usize,
     /// Retries of a request that failed for a transient reason.
@@ -44,8 +49,8 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            field_manager: "gpuplan".into(),
             force_conflicts: false,
+            take_ownership: false,
             concurrency: 8,
             retries: 5,
             backoff: Duration::from_millis(200),
@@ -68,6 +73,9 @@ pub enum Action {
     Deleted,
     /// It was to be deleted but was already gone.
     Absent,
+    /// It was to be deleted but belongs to another release now (taken with `--take-ownership`):
+    /// it stays.
+    Kept,
 }
 
 impl Action {
@@ -79,6 +87,7 @@ impl Action {
             Action::Unchanged => "unchanged",
             Action::Deleted => "deleted",
             Action::Absent => "already gone",
+            Action::Kept => "kept (another release owns it now)",
         }
     }
 }
@@ -142,6 +151,8 @@ pub struct Stats {
     pub patch: AtomicU64,
     /// DELETE requests.
     pub delete: AtomicU64,
+    /// Objects written (server-side applies that were not dry runs).
+    pub written: AtomicU64,
 }
 
 /// The counts, for reports.
@@ -155,13 +166,22 @@ pub struct Counts {
     pub patch: u64,
     /// DELETE requests.
     pub delete: u64,
+    /// Objects written.
+    #[serde(skip)]
+    pub written: u64,
 }
 
 impl Stats {
     /// A snapshot.
     pub fn counts(&self) -> Counts {
         let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        Counts { get: n(&self.get), list: n(&self.list), patch: n(&self.patch), delete: n(&self.delete) }
+        Counts {
+            get: n(&self.get),
+            list: n(&self.list),
+            patch: n(&self.patch),
+            delete: n(&self.delete),
+            written: n(&self.written),
+        }
     }
 }
 
@@ -284,26 +304,53 @@ impl Engine {
     pub async fn patch(&self, target: &Target, object: &J, dry_run: bool) -> Result<J, kube::Error> {
         let r = ObjectRef::of(object);
         let api = self.api(target, &r.namespace);
-        let mut params = PatchParams::apply(&self.options.field_manager);
+        let mut params = PatchParams::apply(FIELD_MANAGER);
         // Forced only on request (`--force-conflicts`): taking fields over from another manager
         // (kubectl, Helm, another operator) must be a person's decision, not a default.
         params.force = self.options.force_conflicts;
         params.dry_run = dry_run;
         let patch = Patch::Apply(object);
         let patched = self.retry(&self.stats.patch, || api.patch(&r.name, &params, &patch)).await?;
+        if !dry_run {
+            self.stats.written.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(serde_json::to_value(patched).unwrap_or_default())
     }
 
-    /// Apply one object; nothing is written when the live object is already as planned.
+    /// Apply one object of release `release` (in `namespace`); nothing is written when the live
+    /// object is already as planned. An object that exists and belongs to another release (or to
+    /// none) is refused, unless [`Options::take_ownership`].
     pub async fn apply(&self, object: &J, release: &str, namespace: &str) -> anyhow::Result<Applied> {
         let target = self.target(object).await?;
         let desired = object::prepare(object, release, namespace, target.namespaced);
         let r = ObjectRef::of(&desired);
         let live = self.get(&target, &r.namespace, &r.name).await?;
-        if live.as_ref().is_some_and(|live| object::up_to_date(live, &desired)) {
+        if let Some(live) = &live
+            && !self.options.take_ownership
+            && let Some(why) = object::foreign(live, release, namespace)
+        {
+            bail!("cannot apply {r}: {why}");
+        }
+        self.write(&target, &desired, live.as_ref()).await
+    }
+
+    /// Apply an object no release owns (gpuplan's own CRDs: the release record's and the
+    /// GPUPlan's), as Helm treats a chart's `crds/`: applied when missing or different, never
+    /// claimed by a release, never pruned or uninstalled.
+    pub async fn apply_shared(&self, object: &J) -> anyhow::Result<Applied> {
+        let target = self.target(object).await?;
+        let desired = object::prepare_shared(object);
+        let r = ObjectRef::of(&desired);
+        let live = self.get(&target, &r.namespace, &r.name).await?;
+        self.write(&target, &desired, live.as_ref()).await
+    }
+
+    async fn write(&self, target: &Target, desired: &J, live: Option<&J>) -> anyhow::Result<Applied> {
+        let r = ObjectRef::of(desired);
+        if live.is_some_and(|live| object::up_to_date(live, desired)) {
             return Ok(Applied { object: r, action: Action::Unchanged });
         }
-        self.patch(&target, &desired, false).await.map_err(|e| match &e {
+        self.patch(target, desired, false).await.map_err(|e| match &e {
             kube::Error::Api(s) if field_conflict(s) => anyhow!(
                 "cannot apply {r}: {} — another field manager owns these fields; take them over with --force-conflicts",
                 describe(&e)
@@ -315,23 +362,14 @@ impl Engine {
         Ok(Applied { object: r, action })
     }
 
-    /// Apply a stage's objects: kind after kind, the objects of a kind concurrently.
+    /// Apply objects concurrently (at most `concurrency` at a time); the outcomes in the given
+    /// order. The caller orders kinds and waits (`release.rs`).
     pub async fn apply_all(&self, objects: &[J], release: &str, namespace: &str) -> anyhow::Result<Vec<Applied>> {
-        let mut out = Vec::new();
-        for group in objects.chunk_by(|a, b| a["kind"] == b["kind"]) {
-            // Boxed so the futures have one type and no closure lifetimes (reconcile futures
-            // must be Send for every lifetime).
-            let applies: Vec<BoxFuture<'_, anyhow::Result<Applied>>> =
-                group.iter().map(|o| self.apply(o, release, namespace).boxed()).collect();
-            let applied: Vec<Applied> =
-                stream::iter(applies).buffer_unordered(self.options.concurrency.max(1)).try_collect().await?;
-            out.extend(applied);
-            if group[0]["kind"] == "CustomResourceDefinition" {
-                // Custom resources that follow need their CRD served.
-                super::wait::established(self, group, Duration::from_secs(60)).await?;
-            }
-        }
-        Ok(out)
+        // Boxed so the futures have one type and no closure lifetimes (reconcile futures must be
+        // Send for every lifetime).
+        let applies: Vec<BoxFuture<'_, anyhow::Result<Applied>>> =
+            objects.iter().map(|o| self.apply(o, release, namespace).boxed()).collect();
+        stream::iter(applies).buffered(self.options.concurrency.max(1)).try_collect().await
     }
 
     /// Delete one object (`foreground`: its dependents first, so a DaemonSet is gone only when
@@ -342,10 +380,31 @@ impl Engine {
         let params = if foreground { DeleteParams::foreground() } else { DeleteParams::background() };
         let action = match self.retry(&self.stats.delete, || api.delete(&object.name, &params)).await {
             Ok(_) => Action::Deleted,
-            Err(kube::Error::Api(s)) if s.code == 404 => Action::Absent,
+            Err(kube::Error::Api(s)) if s.code == 404 || s.is_not_found() => Action::Absent,
             Err(e) => return Err(anyhow!("cannot delete {object}: {}", describe(&e))),
         };
         Ok(Applied { object: object.clone(), action })
+    }
+
+    /// Delete one object of release `release` (in `namespace`), unless it belongs to another
+    /// release now (adopted with `--take-ownership`): then it stays ([`Action::Kept`]).
+    pub async fn delete_owned(
+        &self,
+        object: &ObjectRef,
+        release: &str,
+        namespace: &str,
+        foreground: bool,
+    ) -> anyhow::Result<Applied> {
+        let target = self.resolver.resolve(&self.client, &object.api_version, &object.kind).await?;
+        let Some(live) = self.get(&target, &object.namespace, &object.name).await? else {
+            return Ok(Applied { object: object.clone(), action: Action::Absent });
+        };
+        let owner = object::owner(&live);
+        if matches!(owner, object::Owner::Release { .. }) && !owner.is(release, namespace) {
+            tracing::info!(%object, ?owner, "kept: another release owns it now");
+            return Ok(Applied { object: object.clone(), action: Action::Kept });
+        }
+        self.delete(object, foreground).await
     }
 }
 

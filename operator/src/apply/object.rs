@@ -1,10 +1,21 @@
 //! Objects as the engine sends and compares them.
 //!
 //! Input: a plan object (JSON) and the live object from the API server. Output: the object to
-//! apply — its namespace settled, labelled with its release and annotated with the digest of
-//! what gpuplan applies — and the answers the engine needs without writing: is the live object
-//! already what gpuplan would apply ([`up_to_date`]), and what is it without the fields the
-//! server sets ([`strip`]).
+//! apply — its namespace settled, labelled with its release and annotated with the release's
+//! namespace and the digest of what gpuplan applies — and the answers the engine needs without
+//! writing: is the live object already what gpuplan would apply ([`up_to_date`]), whose is it
+//! ([`owner`], [`foreign`]), and what is it without the fields the server sets ([`strip`]).
+//!
+//! **Ownership.** A release is a name in a namespace, as in Helm. Every object a release applies
+//! carries the label [`RELEASE_LABEL`] (its name; selectable, so prune finds orphans and the
+//! operator watches drift) and the annotation [`RELEASE_NAMESPACE_ANNOTATION`] (its namespace:
+//! two releases of one name in two namespaces are two releases). An object that exists without
+//! them, or with another release's, is not taken: the apply is refused as Helm refuses it ("...
+//! exists and cannot be imported into the current release"), naming the owner. Not a field
+//! manager per release: field managers say who set which field, not who may delete the object;
+//! a manager per release would make every re-apply by a renamed manager a conflict, and would
+//! not stop an apply from adopting an object whose fields no one else set. gpuplan's own CRDs
+//! (the release record's and the GPUPlan's) belong to no release ([`prepare_shared`]).
 //!
 //! A re-apply that changes nothing must not write. Server-side apply itself is idempotent, but a
 //! request is a request: the engine reads the object and skips the apply when the live object
@@ -19,6 +30,64 @@ use sha2::{Digest, Sha256};
 pub const DIGEST_ANNOTATION: &str = "gpuplan.dev/applied-digest";
 /// Label naming the release an object belongs to (prune finds orphans by it).
 pub const RELEASE_LABEL: &str = "gpuplan.dev/release";
+/// Annotation naming the namespace of the release an object belongs to.
+pub const RELEASE_NAMESPACE_ANNOTATION: &str = "gpuplan.dev/release-namespace";
+/// The label of gpuplan's shared objects (its CRDs), which belong to no release.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "gpuplan");
+
+/// Whose a live object is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// A gpuplan release.
+    Release {
+        /// Its name.
+        name: String,
+        /// Its namespace; empty on objects applied before gpuplan wrote the annotation.
+        namespace: String,
+    },
+    /// No release: another tool's or a person's (or one of gpuplan's shared CRDs).
+    None,
+}
+
+impl Owner {
+    /// Whether this is release `name` in `namespace` (an object without the namespace
+    /// annotation is taken to be of the release its label names).
+    pub fn is(&self, name: &str, namespace: &str) -> bool {
+        match self {
+            Owner::Release { name: n, namespace: ns } => n == name && (ns.is_empty() || ns == namespace),
+            Owner::None => false,
+        }
+    }
+}
+
+/// The owner of a live object, by its release label and annotation.
+pub fn owner(live: &J) -> Owner {
+    let meta = &live["metadata"];
+    match meta["labels"][RELEASE_LABEL].as_str() {
+        Some(name) if !name.is_empty() => Owner::Release {
+            name: name.to_owned(),
+            namespace: meta["annotations"][RELEASE_NAMESPACE_ANNOTATION].as_str().unwrap_or_default().to_owned(),
+        },
+        _ => Owner::None,
+    }
+}
+
+/// Why release `release` (in `namespace`) may not apply over the live object, or `None` when it
+/// is the release's own.
+pub fn foreign(live: &J, release: &str, namespace: &str) -> Option<String> {
+    let into = format!("it exists and cannot be imported into release {release} (namespace {namespace})");
+    match owner(live) {
+        o if o.is(release, namespace) => None,
+        Owner::Release { name, namespace: ns } => Some(format!(
+            "{into}: it belongs to release {name} (namespace {ns}); uninstall that release first, \
+             or adopt the object with --take-ownership"
+        )),
+        Owner::None => Some(format!(
+            "{into}: it belongs to no gpuplan release (no {RELEASE_LABEL} label: made by another tool or by \
+             hand); delete it first, or adopt it with --take-ownership"
+        )),
+    }
+}
 
 /// `sha256:` of the object's canonical JSON (keys sorted).
 pub fn digest(object: &J) -> String {
@@ -41,8 +110,29 @@ pub fn prepare(object: &J, release: &str, namespace: &str, namespaced: bool) -> 
     if let Some(labels) = labels.as_object_mut() {
         labels.insert(RELEASE_LABEL.into(), J::String(release.to_owned()));
     }
+    let annotations = meta.entry("annotations").or_insert_with(|| J::Object(Default::default()));
+    if let Some(annotations) = annotations.as_object_mut() {
+        annotations.insert(RELEASE_NAMESPACE_ANNOTATION.into(), J::String(namespace.to_owned()));
+    }
+    with_digest(object)
+}
+
+/// A shared object to apply (no release's: gpuplan's own CRDs): labelled as gpuplan's, with the
+/// digest annotation, cluster-scoped.
+pub fn prepare_shared(object: &J) -> J {
+    let mut object = object.clone();
+    let Some(meta) = object.get_mut("metadata").and_then(J::as_object_mut) else { return object };
+    let labels = meta.entry("labels").or_insert_with(|| J::Object(Default::default()));
+    if let Some(labels) = labels.as_object_mut() {
+        labels.insert(MANAGED_BY.0.into(), J::String(MANAGED_BY.1.into()));
+    }
+    with_digest(object)
+}
+
+/// The object with the digest annotation of itself (as it is without it).
+fn with_digest(mut object: J) -> J {
     let digest = digest(&object);
-    let meta = object["metadata"].as_object_mut().expect("metadata is a map");
+    let Some(meta) = object.get_mut("metadata").and_then(J::as_object_mut) else { return object };
     let annotations = meta.entry("annotations").or_insert_with(|| J::Object(Default::default()));
     if let Some(annotations) = annotations.as_object_mut() {
         annotations.insert(DIGEST_ANNOTATION.into(), J::String(digest));
@@ -61,17 +151,37 @@ pub fn up_to_date(live: &J, desired: &J) -> bool {
     applied_digest(live).is_some() && applied_digest(live) == applied_digest(desired) && contains(live, desired, "")
 }
 
+/// Lists server-side apply merges item by item (`x-kubernetes-list-type: map` in the Kubernetes
+/// models): an item another field manager added stays after gpuplan's apply, so it is no
+/// difference. (Other lists are atomic: one manager owns all of it.)
+const MERGED_LISTS: &[&str] = &[
+    "containers",
+    "initContainers",
+    "ephemeralContainers",
+    "env",
+    "volumes",
+    "volumeMounts",
+    "volumeDevices",
+    "imagePullSecrets",
+    "ports",
+    "hostAliases",
+    "resourceClaims",
+];
+
 /// Whether every field of `want` is in `have` with the same value. Maps may have more keys
-/// (server defaults); set-like lists match items by key; other lists must have the same length.
+/// (server defaults); set-like lists match items by key, and lists server-side apply merges may
+/// have more items (another manager's); other lists must have the same length. A field `want`
+/// sets to a zero value (`false`, `0`, `""`, `[]`, `{}`) may be absent from `have`: the API server
+/// stores built-in kinds through Go types that leave such fields out (`omitempty`).
 pub fn contains(have: &J, want: &J, field: &str) -> bool {
     match (have, want) {
         (J::Object(h), J::Object(w)) => w.iter().all(|(k, v)| match h.get(k) {
             Some(x) => contains(x, v, k),
-            None => v.is_null(),
+            None => zero(v),
         }),
         (J::Array(h), J::Array(w)) => match (list_key(field, h), list_key(field, w)) {
             (Some(kh), Some(kw)) if kh == kw => {
-                h.len() == w.len()
+                (h.len() == w.len() || MERGED_LISTS.contains(&field) && h.len() > w.len())
                     && w.iter().all(|x| h.iter().find(|y| y[kw] == x[kw]).is_some_and(|y| contains(y, x, field)))
             }
             _ => h.len() == w.len() && h.iter().zip(w).all(|(x, y)| contains(x, y, field)),
@@ -81,8 +191,21 @@ pub fn contains(have: &J, want: &J, field: &str) -> bool {
     }
 }
 
+/// Whether a value is what Go's `omitempty` leaves out (or null).
+fn zero(value: &J) -> bool {
+    match value {
+        J::Null => true,
+        J::Bool(b) => !b,
+        J::Number(n) => n.as_f64() == Some(0.0),
+        J::String(s) => s.is_empty(),
+        J::Array(a) => a.is_empty(),
+        J::Object(o) => o.is_empty(),
+    }
+}
+
 /// The object without what the server sets: status, managedFields, resourceVersion, uid,
-/// creation time, generation, and gpuplan's own digest annotation — for showing differences.
+/// creation time, generation, and gpuplan's own annotations (digest, release namespace) — for
+/// showing differences.
 pub fn strip(object: &J) -> J {
     let mut object = object.clone();
     if let Some(map) = object.as_object_mut() {
@@ -94,6 +217,7 @@ pub fn strip(object: &J) -> J {
         }
         if let Some(annotations) = meta.get_mut("annotations").and_then(J::as_object_mut) {
             annotations.remove(DIGEST_ANNOTATION);
+            annotations.remove(RELEASE_NAMESPACE_ANNOTATION);
             if annotations.is_empty() {
                 meta.remove("annotations");
             }
@@ -133,6 +257,29 @@ mod tests {
         live["spec"]["template"]["spec"]["containers"][0]["terminationMessagePath"] = json!("/dev/termination-log");
         live["spec"]["template"]["spec"]["containers"][0]["env"].as_array_mut().expect("env").reverse();
         assert!(up_to_date(&live, &desired));
+        // Another manager's env entry stays under server-side apply: no difference to gpuplan.
+        live["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array_mut()
+            .expect("env")
+            .push(json!({"name": "THEIRS", "value": "x"}));
+        assert!(up_to_date(&live, &desired));
+    }
+
+    #[test]
+    fn given_zero_values_the_server_left_out_the_live_object_is_up_to_date() {
+        let mut planned = daemonset();
+        planned["spec"]["template"]["spec"]["hostNetwork"] = json!(false);
+        planned["spec"]["template"]["spec"]["imagePullSecrets"] = json!([]);
+        planned["spec"]["template"]["metadata"] = json!({"annotations": {}});
+        let desired = prepare(&planned, "r", "ns", true);
+        let mut live = desired.clone();
+        let pod = live["spec"]["template"]["spec"].as_object_mut().expect("pod");
+        pod.remove("hostNetwork");
+        pod.remove("imagePullSecrets");
+        live["spec"]["template"]["metadata"] = json!({});
+        assert!(up_to_date(&live, &desired), "as the API server stores it (omitempty)");
+        live["spec"]["template"]["spec"]["hostNetwork"] = json!(true);
+        assert!(!up_to_date(&live, &desired));
     }
 
     #[test]
@@ -146,6 +293,24 @@ mod tests {
         let changed = prepare(&changed, "r", "ns", true);
         assert!(!up_to_date(&desired, &changed), "a removed field changes the digest");
         assert!(!up_to_date(&daemonset(), &prepare(&daemonset(), "r", "ns", true)), "never applied by gpuplan");
+    }
+
+    #[test]
+    fn given_live_objects_only_the_releases_own_are_not_foreign() {
+        let ours = prepare(&daemonset(), "a", "ns-a", true);
+        assert_eq!(owner(&ours), Owner::Release { name: "a".into(), namespace: "ns-a".into() });
+        assert_eq!(foreign(&ours, "a", "ns-a"), None);
+        let theirs = foreign(&ours, "b", "ns-b").expect("another release's");
+        assert!(theirs.contains("cannot be imported into release b") && theirs.contains("release a (namespace ns-a)"));
+        assert!(foreign(&ours, "a", "ns-b").is_some(), "the same name in another namespace is another release");
+        let by_hand = foreign(&daemonset(), "a", "ns-a").expect("no release's");
+        assert!(by_hand.contains("belongs to no gpuplan release"), "{by_hand}");
+        let mut legacy = ours.clone();
+        legacy["metadata"]["annotations"].as_object_mut().expect("annotations").remove(RELEASE_NAMESPACE_ANNOTATION);
+        assert_eq!(foreign(&legacy, "a", "ns-b"), None, "before the annotation, the label alone says whose");
+        let shared = prepare_shared(&json!({"kind": "CustomResourceDefinition", "metadata": {"name": "x"}}));
+        assert_eq!(owner(&shared), Owner::None);
+        assert_eq!(shared["metadata"]["labels"][MANAGED_BY.0], MANAGED_BY.1);
     }
 
     #[test]

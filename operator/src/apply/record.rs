@@ -3,8 +3,8 @@
 //! Input: the engine, the release name and namespace. Output: a `PlanRelease` custom resource
 //! (`gpuplan.dev/v1alpha1`, in the release namespace, named after the release) holding the
 //! revision, the phase, the plan digest, the effective values and the inventory of applied
-//! objects — read, written (server-side apply) and deleted here; and its CRD, which gpuplan
-//! installs itself. A custom resource rather than a Secret: it is typed and validated by the API
+//! objects — read, written (server-side apply) and deleted here; and its CRD, which every
+//! install and upgrade applies (`release.rs`) and no release owns. A custom resource rather than a Secret: it is typed and validated by the API
 //! server, `kubectl get planreleases` lists releases, and it does not need the core API.
 
 use serde::{Deserialize, Serialize};
@@ -125,13 +125,6 @@ pub fn crd() -> J {
 
 fn object(name: &str, namespace: &str) -> J {
     json!({"apiVersion": format!("{GROUP}/{VERSION}"), "kind": KIND, "metadata": {"name": name, "namespace": namespace}})
-}
-
-/// Install the record's CRD (when missing or different) and wait until it is served.
-pub async fn ensure_crd(engine: &Engine) -> anyhow::Result<()> {
-    let crd = crd();
-    engine.apply(&crd, "gpuplan", "").await?;
-    super::wait::established(engine, &[crd], std::time::Duration::from_secs(60)).await
 }
 
 /// The record of a release, if there is one.

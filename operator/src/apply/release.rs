@@ -7,8 +7,11 @@
 //! with the record saying `failed` and still listing every object that may exist.
 //!
 //! Like Helm: `install` refuses an existing release, `upgrade` refuses a missing one (unless
-//! asked to install), `uninstall` removes everything the record lists, in reverse stage order.
-//! Unlike Helm: objects are server-side applied (field manager `gpuplan`), unchanged objects are
+//! asked to install), `uninstall` removes everything the record lists, in reverse stage order,
+//! and an object that exists but is not the release's own (another release's, or nobody's) is
+//! refused before anything is written ("exists and cannot be imported into release ...";
+//! `--take-ownership` adopts it, and the release it came from then leaves it in place). gpuplan's
+//! own CRDs belong to no release and are never deleted, as a chart's `crds/`. Unlike Helm: objects are server-side applied (field manager `gpuplan`), unchanged objects are
 //! not written, every GPU node's runtime config is reverted before the node agents are removed
 //! (by uninstall, or by a prune that removes them: [`revert`]), and uninstall waits until
 //! workloads are gone with their pods.
@@ -22,10 +25,10 @@ use gpuplan_compiler::plan::Plan;
 use serde::Serialize;
 use serde_json::Value as J;
 
-use super::engine::{Applied, Counts, Engine, ObjectRef};
+use super::engine::{Action, Applied, Counts, Engine, ObjectRef};
 use super::progress::Progress;
 use super::record::{self, Entry, Phase, Record};
-use super::{revert, wait};
+use super::{object, revert, wait};
 
 /// The stage whose DaemonSets are gpuplan's node agents.
 const NODE_AGENT_STAGE: &str = "container-toolkit";
@@ -45,6 +48,10 @@ pub struct Desired {
     pub values: J,
     /// Stages in apply order, each with its objects in apply order.
     pub stages: Vec<(String, Vec<J>)>,
+    /// CRDs of gpuplan's own that belong to no release (the GPUPlan CRD, for a plan that deploys
+    /// the operator): applied when missing or different, never pruned or uninstalled — as Helm
+    /// treats a chart's `crds/`. (The release record's CRD is always applied.)
+    pub shared: Vec<J>,
 }
 
 impl Desired {
@@ -63,6 +70,7 @@ impl Desired {
             kube_version: plan.release.kube_version.clone(),
             values,
             stages,
+            shared: Vec::new(),
         }
     }
 
@@ -159,6 +167,39 @@ pub async fn inventory(engine: &Engine, desired: &Desired) -> anyhow::Result<Vec
     Ok(out)
 }
 
+/// Apply gpuplan's shared CRDs (the release record's, and those of `desired`), awaited
+/// Established by `deadline`.
+async fn shared_crds(engine: &Engine, desired: &Desired, deadline: Instant) -> anyhow::Result<()> {
+    let crds: Vec<J> = std::iter::once(record::crd()).chain(desired.shared.iter().cloned()).collect();
+    for crd in &crds {
+        engine.apply_shared(crd).await?;
+    }
+    wait::ready(engine, &crds, "", deadline, &|_| {}).await
+}
+
+/// Refuse, before anything is written, objects new to the release that exist and belong to
+/// another release or to none (one read each; objects the release already lists were checked
+/// when they joined it, and the engine checks every apply again).
+async fn preflight(engine: &Engine, desired: &Desired, old: &[Entry], new: &[Entry]) -> anyhow::Result<()> {
+    if engine.options.take_ownership {
+        return Ok(());
+    }
+    let mut refused = Vec::new();
+    for entry in new.iter().filter(|n| !old.iter().any(|o| o.same(n))) {
+        let r = entry.object();
+        let target = engine.target(&serde_json::json!({"apiVersion": r.api_version, "kind": r.kind})).await?;
+        if let Some(live) = engine.get(&target, &r.namespace, &r.name).await?
+            && let Some(why) = object::foreign(&live, &desired.name, &desired.namespace)
+        {
+            refused.push(format!("{r}: {why}"));
+        }
+    }
+    match refused.len() {
+        0 => Ok(()),
+        n => bail!("{n} object(s) of the plan belong to another release or to none:\n  {}", refused.join("\n  ")),
+    }
+}
+
 /// Install or upgrade.
 pub async fn apply(
     engine: &Engine,
@@ -169,7 +210,7 @@ pub async fn apply(
 ) -> anyhow::Result<Outcome> {
     let deadline = Instant::now() + waiting.timeout;
     let (name, namespace) = (desired.name.as_str(), desired.namespace.as_str());
-    record::ensure_crd(engine).await.context("installing the release record's CRD")?;
+    shared_crds(engine, desired, deadline).await.context("installing gpuplan's CRDs")?;
     let existing = record::read(engine, name, namespace).await?;
     match (mode, &existing) {
         (Mode::Install, Some(r)) => {
@@ -186,12 +227,8 @@ pub async fn apply(
     }
     let old: Vec<Entry> = existing.as_ref().map(|r| r.inventory.clone()).unwrap_or_default();
     let new = inventory(engine, desired).await?;
-    // The record is written only when it changes: a re-apply of the same plan only reads.
-    let same_plan = existing.as_ref().is_some_and(|r| {
-        r.digest == desired.digest
-            && r.values == desired.values
-            && (r.inventory == new || r.inventory == union(&old, &new))
-    });
+    preflight(engine, desired, &old, &new).await?;
+    let same_plan = existing.as_ref().is_some_and(|r| r.digest == desired.digest && r.values == desired.values);
     let mut record = Record {
         revision: existing.as_ref().map_or(1, |r| if same_plan { r.revision } else { r.revision + 1 }),
         phase: Phase::Applying,
@@ -201,17 +238,26 @@ pub async fn apply(
         values: desired.values.clone(),
         inventory: union(&old, &new),
     };
-    let resumed = same_plan && existing.as_ref().is_some_and(|r| r.phase != Phase::Failed);
-    if !resumed {
+    // Before anything is applied, the record lists everything that may exist — unless it does
+    // already (the same plan again, or a retry): the record is written only when it changes,
+    // so a re-apply of the same plan only reads and a failing retry writes nothing.
+    let listed = existing.as_ref().is_some_and(|r| {
+        same_plan
+            && (r.inventory == new || r.inventory == record.inventory)
+            && r.gpuplan_version == record.gpuplan_version
+    });
+    if !listed {
         record::write(engine, name, namespace, &record).await?;
     }
+    let written = if listed { existing.clone() } else { Some(record.clone()) };
 
-    let result = stages(engine, desired, waiting, deadline, progress).await;
-    let (stage_outcomes, pending) = match result {
+    let (stage_outcomes, pending) = match stages(engine, desired, waiting, deadline, progress).await {
         Ok(done) => done,
         Err(e) => {
             record.phase = Phase::Failed;
-            if let Err(write) = record::write(engine, name, namespace, &record).await {
+            if written.as_ref() != Some(&record)
+                && let Err(write) = record::write(engine, name, namespace, &record).await
+            {
                 tracing::error!(error = %format!("{write:#}"), "could not mark the release failed");
             }
             return Err(e);
@@ -229,18 +275,37 @@ pub async fn apply(
     };
     if outcome.pending.is_none() {
         let leaving: Vec<Entry> = old.iter().filter(|o| !new.iter().any(|n| n.same(o))).cloned().collect();
-        let orphans = orphans(engine, name, &old, &new).await?;
-        outcome.pruned =
-            delete(engine, &desired.name, &[leaving, orphans].concat(), waiting.wait, deadline, progress, "prune")
-                .await?;
+        let orphans = orphans(engine, desired, &old, &new).await?;
+        let doomed = [leaving, orphans].concat();
+        outcome.pruned = delete(engine, desired, &doomed, waiting.wait, deadline, progress, "prune").await?;
         record.phase = Phase::Deployed;
         record.inventory = new;
-        if existing.as_ref() != Some(&record) {
+        if written.as_ref() != Some(&record) {
             record::write(engine, name, namespace, &record).await?;
         }
     }
     outcome.requests = engine.stats.counts();
     Ok(outcome)
+}
+
+/// Apply a stage's objects: kind after kind (the plan's order: ServiceAccounts before the
+/// DaemonSets that use them), the objects of a kind concurrently; CRDs Established before the
+/// custom resources that follow, within the deadline.
+async fn apply_stage(
+    engine: &Engine,
+    desired: &Desired,
+    objects: &[J],
+    deadline: Instant,
+    on_wait: &(dyn Fn(&str) + Sync),
+) -> anyhow::Result<Vec<Applied>> {
+    let mut out = Vec::new();
+    for kind in objects.chunk_by(|a, b| a["kind"] == b["kind"]) {
+        out.extend(engine.apply_all(kind, &desired.name, &desired.namespace).await?);
+        if kind[0]["kind"] == "CustomResourceDefinition" {
+            wait::ready(engine, kind, "", deadline, on_wait).await?;
+        }
+    }
+    Ok(out)
 }
 
 async fn stages(
@@ -254,8 +319,8 @@ async fn stages(
     for (stage, objects) in &desired.stages {
         let start = Instant::now();
         progress.stage(stage, objects.len());
-        let applied = engine
-            .apply_all(objects, &desired.name, &desired.namespace)
+        let on_wait = |what: &str| progress.waiting(stage, what);
+        let applied = apply_stage(engine, desired, objects, deadline, &on_wait)
             .await
             .with_context(|| format!("stage {stage}"))?;
         for a in &applied {
@@ -274,7 +339,6 @@ async fn stages(
                 return Ok((out, Some(Pending { stage: stage.clone(), reason })));
             }
         } else if waiting.wait {
-            let on_wait = |what: &str| progress.waiting(stage, what);
             wait::ready(engine, objects, &desired.namespace, deadline, &on_wait)
                 .await
                 .with_context(|| format!("stage {stage} is not ready"))?;
@@ -294,14 +358,14 @@ fn union(old: &[Entry], new: &[Entry]) -> Vec<Entry> {
     out
 }
 
-/// Objects labelled with the release, of the kinds it has, that neither inventory lists —
-/// left by a run that was interrupted before its record was written.
-async fn orphans(engine: &Engine, release: &str, old: &[Entry], new: &[Entry]) -> anyhow::Result<Vec<Entry>> {
+/// Objects of the release (by label and annotation), of the kinds it has, that neither
+/// inventory lists — left by a run that was interrupted before its record was written.
+async fn orphans(engine: &Engine, desired: &Desired, old: &[Entry], new: &[Entry]) -> anyhow::Result<Vec<Entry>> {
     let mut kinds: Vec<(&str, &str)> =
         old.iter().chain(new).map(|e| (e.api_version.as_str(), e.kind.as_str())).collect();
     kinds.sort_unstable();
     kinds.dedup();
-    let selector = format!("{}={release}", super::object::RELEASE_LABEL);
+    let selector = format!("{}={}", object::RELEASE_LABEL, desired.name);
     let mut out = Vec::new();
     for (api_version, kind) in kinds {
         let target = engine.target(&serde_json::json!({"apiVersion": api_version, "kind": kind})).await?;
@@ -314,7 +378,10 @@ async fn orphans(engine: &Engine, release: &str, old: &[Entry], new: &[Entry]) -
                 namespace: r.namespace,
                 name: r.name,
             };
-            if super::object::applied_digest(&live).is_some() && !old.iter().chain(new).any(|e| e.same(&entry)) {
+            if object::applied_digest(&live).is_some()
+                && object::owner(&live).is(&desired.name, &desired.namespace)
+                && !old.iter().chain(new).any(|e| e.same(&entry))
+            {
                 out.push(entry);
             }
         }
@@ -322,12 +389,12 @@ async fn orphans(engine: &Engine, release: &str, old: &[Entry], new: &[Entry]) -
     Ok(out)
 }
 
-/// Delete entries in reverse order (stage by stage), workloads in the foreground; with `wait`,
-/// until each stage's objects are gone. Before the node agents go, every GPU node is reverted
-/// ([`revert`]).
+/// Delete entries of release `release` in reverse order (stage by stage), workloads in the
+/// foreground, objects another release has taken since left in place; with `wait`, until each
+/// stage's objects are gone. Before the node agents go, every GPU node is reverted ([`revert`]).
 async fn delete(
     engine: &Engine,
-    release: &str,
+    release: &Desired,
     entries: &[Entry],
     wait: bool,
     deadline: Instant,
@@ -339,7 +406,7 @@ async fn delete(
     for group in reversed.chunk_by(|a, b| a.stage == b.stage) {
         if group[0].stage == NODE_AGENT_STAGE {
             for agents in group.iter().filter(|e| e.kind == "DaemonSet") {
-                revert::run(engine, &agents.object(), release, deadline, progress).await?;
+                revert::run(engine, &agents.object(), &release.name, &release.namespace, deadline, progress).await?;
             }
         }
         let stage = format!("{label} {}", group[0].stage);
@@ -350,7 +417,7 @@ async fn delete(
             .iter()
             .map(|r| {
                 let foreground = matches!(r.kind.as_str(), "DaemonSet" | "Deployment" | "StatefulSet" | "Job");
-                engine.delete(r, foreground).boxed()
+                engine.delete_owned(r, &release.name, &release.namespace, foreground).boxed()
             })
             .collect();
         let deleted: Vec<Applied> =
@@ -360,7 +427,9 @@ async fn delete(
         }
         if wait {
             progress.waiting(&stage, "the objects (and their pods) to be gone");
-            wait::gone(engine, &refs, deadline).await.with_context(|| stage.clone())?;
+            let gone: Vec<ObjectRef> =
+                deleted.iter().filter(|d| d.action == Action::Deleted).map(|d| d.object.clone()).collect();
+            wait::gone(engine, &gone, deadline).await.with_context(|| stage.clone())?;
         }
         progress.done(&stage, start.elapsed());
         out.extend(deleted);
@@ -380,7 +449,16 @@ pub async fn uninstall(
     let Some(record) = record::read(engine, name, namespace).await? else {
         bail!("release {name} not found in {namespace}");
     };
-    let pruned = delete(engine, name, &record.inventory, waiting.wait, deadline, progress, "uninstall").await?;
+    let release = Desired {
+        name: name.into(),
+        namespace: namespace.into(),
+        digest: record.digest.clone(),
+        kube_version: record.kube_version.clone(),
+        values: J::Null,
+        stages: Vec::new(),
+        shared: Vec::new(),
+    };
+    let pruned = delete(engine, &release, &record.inventory, waiting.wait, deadline, progress, "uninstall").await?;
     record::delete(engine, name, namespace).await?;
     Ok(Outcome {
         release: name.into(),

@@ -78,6 +78,7 @@ pub async fn run(
     engine: &Engine,
     agents: &ObjectRef,
     release: &str,
+    namespace: &str,
     deadline: Instant,
     progress: &dyn Progress,
 ) -> anyhow::Result<()> {
@@ -98,7 +99,7 @@ pub async fn run(
     progress.waiting(&stage, "the node agents to stop");
     progress.object(&stage, &engine.delete(agents, true).await?);
     wait::gone(engine, std::slice::from_ref(agents), deadline).await.context("waiting for the node agents to stop")?;
-    progress.object(&stage, &engine.apply(&revert, release, &agents.namespace).await?);
+    progress.object(&stage, &engine.apply(&revert, release, namespace).await?);
     progress.waiting(&stage, "every GPU node to be reverted");
     wait::ready(engine, std::slice::from_ref(&revert), &agents.namespace, deadline, &|_| {}).await.with_context(
         || {

@@ -10,7 +10,7 @@
 //! - CustomResourceDefinition: `Established`;
 //! - anything else (RuntimeClass, RBAC, ConfigMaps, ...): that it exists.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::bail;
 use serde_json::Value as J;
@@ -110,11 +110,6 @@ pub async fn ready(
         tokio::time::sleep(engine.options.poll.min(left)).await;
         pending = still.into_iter().map(|(object, _)| object).collect();
     }
-}
-
-/// Wait (bounded) until CRDs are Established.
-pub async fn established(engine: &Engine, crds: &[J], timeout: Duration) -> anyhow::Result<()> {
-    ready(engine, crds, "", Instant::now() + timeout, &|_| {}).await
 }
 
 /// Wait until objects are gone (deleted in the foreground: their dependents first).

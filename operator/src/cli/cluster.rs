@@ -1,10 +1,14 @@
 //! `gpuplan install | upgrade | uninstall`: a plan taken to a cluster, and taken away.
 //!
-//! Input: the values flags, the release, the cluster connection (`--kubeconfig`, `--context`),
-//! and how to apply (`--wait`, `--timeout`, `--concurrency`, `--force-conflicts`). Output: the
-//! cluster changed stage by stage with progress on stderr (a spinner line per stage on a
-//! terminal, plain lines otherwise), a summary line, or with `-o json` the whole outcome on
+//! Input: the values flags, the release, the cluster connection (`--kubeconfig`,
+//! `--kube-context`: Helm's names, the same on every command that talks to a cluster), and how
+//! to apply (`--wait`, `--timeout`, `--concurrency`, `--force-conflicts`, `--take-ownership`).
+//! Output: the cluster changed stage by stage with progress on stderr (a spinner line per stage
+//! on a terminal, plain lines otherwise), a summary line, or with `-o json` the whole outcome on
 //! stdout. Exit 0 on success, 2 on any error (which names the object or stage at fault).
+//!
+//! A plan that deploys gpuplan's operator brings the `GPUPlan` CRD with it (applied when missing
+//! or different, owned by no release, never uninstalled: `gpuplan crd` prints it).
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -20,21 +24,23 @@ use crate::apply::engine::{Engine, Options};
 use crate::apply::progress::{Plain, Progress, Silent, Terminal};
 use crate::apply::release::{self, Desired, Mode, Outcome, Waiting};
 
-/// Where the cluster is.
+/// Where the cluster is: the same two flags on `install`, `upgrade`, `uninstall`,
+/// `diff --cluster` and `operator` (Helm's spelling: `diff`'s `--context` is helm-diff's lines of
+/// context).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct KubeArgs {
     /// The kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then in-cluster).
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<String>,
     /// The kubeconfig context (default: its current context).
-    #[arg(long, value_name = "NAME", visible_alias = "kube-context")]
-    pub context: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    pub kube_context: Option<String>,
 }
 
 impl KubeArgs {
     /// The connection these flags describe.
     pub fn connection(&self) -> Connection {
-        Connection { kubeconfig: self.kubeconfig.clone(), context: self.context.clone() }
+        Connection { kubeconfig: self.kubeconfig.clone(), context: self.kube_context.clone() }
     }
 }
 
@@ -53,6 +59,10 @@ pub struct ApplyArgs {
     /// Take over fields another field manager owns (kubectl, Helm) instead of failing.
     #[arg(long)]
     pub force_conflicts: bool,
+    /// Adopt objects that exist but belong to another release or to none, instead of refusing
+    /// them (the release they came from then leaves them in place).
+    #[arg(long)]
+    pub take_ownership: bool,
     /// Output: progress and a summary, or the outcome as JSON.
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -153,7 +163,12 @@ fn progress(output: Output) -> Box<dyn Progress + Send> {
 }
 
 fn options(args: &ApplyArgs) -> Options {
-    Options { force_conflicts: args.force_conflicts, concurrency: args.concurrency, ..Options::default() }
+    Options {
+        force_conflicts: args.force_conflicts,
+        take_ownership: args.take_ownership,
+        concurrency: args.concurrency,
+        ..Options::default()
+    }
 }
 
 fn report(outcome: &Outcome, output: Output, verb: &str, elapsed: Duration) -> anyhow::Result<u8> {
@@ -184,12 +199,19 @@ fn report(outcome: &Outcome, output: Output, verb: &str, elapsed: Duration) -> a
     Ok(EXIT_OK)
 }
 
-/// The release the values flags describe, with the CRDs its custom resources need; `None`
-/// after printing errors.
+/// The stage that deploys gpuplan's operator, which needs the `GPUPlan` CRD.
+const OPERATOR_STAGE: &str = "gpuplan-operator";
+
+/// The release the values flags describe, with the CRDs its custom resources need and, when it
+/// deploys the operator, the `GPUPlan` CRD; `None` after printing errors.
 pub fn desired(values: &ValuesArgs, name: &str, release: &ReleaseArgs) -> anyhow::Result<Option<Desired>> {
     let Some((plan, compiled)) = compile_with_values(values, name, release)? else { return Ok(None) };
     let crds = plan.crds()?.into_iter().map(|m| m.object).collect();
-    Ok(Some(Desired::from_plan(&plan, compiled.effective.values.to_json(), crds)))
+    let mut desired = Desired::from_plan(&plan, compiled.effective.values.to_json(), crds);
+    if plan.stages.iter().any(|s| s.name == OPERATOR_STAGE) {
+        desired.shared.push(gpuplan_compiler::schema::crd());
+    }
+    Ok(Some(desired))
 }
 
 /// Run `install` or `upgrade`.

@@ -16,11 +16,10 @@ use gpuplan_compiler::diff::{self, Side};
 use gpuplan_compiler::node::{self, Files, NodeRuntime};
 use gpuplan_compiler::plan::read::{Document, read};
 
-use super::cluster::{desired, runtime};
+use super::cluster::{KubeArgs, desired, runtime};
 use super::input::{Stdin, ValuesArgs, read_path};
 use super::template::{ReleaseArgs, compile};
 use super::{EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, print_out};
-use crate::apply::client::Connection;
 use crate::apply::engine::{Engine, Options};
 use crate::apply::live;
 
@@ -51,12 +50,10 @@ pub struct Args {
     /// server-side dry-run apply of each object), and list what an upgrade would prune.
     #[arg(long, conflicts_with_all = ["old", "new", "against"])]
     pub cluster: bool,
-    /// The kubeconfig file, with --cluster (default: KUBECONFIG, ~/.kube/config, in-cluster).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<String>,
-    /// The kubeconfig context, with --cluster (`--context` is helm-diff's context lines here).
-    #[arg(long, value_name = "NAME")]
-    pub kube_context: Option<String>,
+    /// The cluster, with --cluster (`--kubeconfig`, `--kube-context`, as every cluster command
+    /// spells them; `--context` is helm-diff's lines of context here).
+    #[command(flatten)]
+    pub kube: KubeArgs,
     /// The values (with --against).
     #[command(flatten)]
     pub values: ValuesArgs,
@@ -118,8 +115,7 @@ pub fn run(args: &Args) -> anyhow::Result<u8> {
             let name = args.name.clone().unwrap_or_else(|| "gpu-operator".into());
             let Some(desired) = desired(&args.values, &name, &release)? else { return Ok(EXIT_ERROR) };
             let (old, new, warnings) = runtime()?.block_on(async {
-                let connection = Connection { kubeconfig: args.kubeconfig.clone(), context: args.kube_context.clone() };
-                let client = connection.client().await?;
+                let client = args.kube.connection().client().await?;
                 let engine = Engine::new(client, Options::default(), desired.objects());
                 live::sides(&engine, &desired).await
             })?;

@@ -85,6 +85,7 @@ pub fn run(args: &Args) -> anyhow::Result<u8> {
         requeue_ready: Duration::from_secs(args.resync),
         requeue_progressing: Duration::from_secs(10),
         requeue_failed: Duration::from_secs(15),
+        uninstall_step: Duration::from_secs(30),
     };
     let run = Run {
         settings,

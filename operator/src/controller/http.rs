@@ -22,7 +22,7 @@ pub fn answer(path: &str, metrics: &Metrics) -> (&'static str, &'static str, Str
     match path {
         "/healthz" | "/livez" => ("200 OK", TEXT, "ok\n".into()),
         "/readyz" if metrics.ready.load(Ordering::Relaxed) => ("200 OK", TEXT, "ok\n".into()),
-        "/readyz" => ("503 Service Unavailable", TEXT, "not connected to the API server yet\n".into()),
+        "/readyz" => ("503 Service Unavailable", TEXT, format!("{}\n", metrics.unready())),
         "/metrics" => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", metrics.render()),
         _ => ("404 Not Found", TEXT, "not found\n".into()),
     }

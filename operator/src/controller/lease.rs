@@ -1,7 +1,8 @@
 //! Leader election: one active operator per cluster, the others standing by.
 //!
 //! Input: the Lease API in the operator's namespace, this pod's identity, a lease duration.
-//! Output: [`Lease::acquire`] returns once this process holds the lease; [`Lease::renew`]
+//! Output: [`Lease::acquire`] returns once this process holds the lease (or fails at once,
+//! [`NotServed`], when the cluster has no Lease API: waiting would never end); [`Lease::renew`]
 //! keeps it (false when another took it over, after which the process must stop reconciling);
 //! [`Lease::release`] hands it over at shutdown, so a standby takes over at once instead of
 //! after the lease expires. Updates carry the resourceVersion read, so two candidates racing
@@ -14,6 +15,27 @@ use k8s_openapi::api::coordination::v1::{Lease as LeaseObject, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, PostParams};
+
+/// The cluster serves no Leases (`coordination.k8s.io/v1`): leader election cannot work there.
+#[derive(Debug)]
+pub struct NotServed;
+
+impl std::fmt::Display for NotServed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the cluster does not serve Leases (coordination.k8s.io/v1), so leader election cannot work; \
+             run a single replica with --no-leader-election"
+        )
+    }
+}
+
+impl std::error::Error for NotServed {}
+
+/// Whether an answer says the Lease resource does not exist at all (not: this Lease does not).
+fn not_served(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(s) if s.code == 404 && (s.reason != "NotFound" || s.message.contains("page not found")))
+}
 
 /// This process's claim on the lease.
 pub struct Lease {
@@ -52,7 +74,11 @@ impl Lease {
     /// Take the lease if it is free, expired or ours; true when this process holds it now.
     pub async fn try_acquire(&self) -> anyhow::Result<bool> {
         let now = Timestamp::now();
-        let Some(mut lease) = self.api.get_opt(&self.name).await.context("cannot read the leader lease")? else {
+        let read = match self.api.get_opt(&self.name).await {
+            Err(e) if not_served(&e) => return Err(NotServed.into()),
+            read => read.context("cannot read the leader lease")?,
+        };
+        let Some(mut lease) = read else {
             let lease = LeaseObject {
                 metadata: ObjectMeta { name: Some(self.name.clone()), ..Default::default() },
                 spec: Some(self.spec(None, now)),
@@ -60,6 +86,8 @@ impl Lease {
             return match self.api.create(&PostParams::default(), &lease).await {
                 Ok(_) => Ok(true),
                 Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+                // Creating in a collection that exists answers anything but 404.
+                Err(kube::Error::Api(s)) if s.code == 404 => Err(NotServed.into()),
                 Err(e) => Err(e).context("cannot create the leader lease"),
             };
         };
@@ -87,6 +115,7 @@ impl Lease {
         loop {
             match self.try_acquire().await {
                 Ok(true) => return Ok(()),
+                Err(e) if e.is::<NotServed>() => return Err(e),
                 Ok(false) => tracing::debug!(lease = %self.name, "another operator leads; standing by"),
                 Err(e) => tracing::warn!(error = %format!("{e:#}"), "leader election"),
             }

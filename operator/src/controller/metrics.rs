@@ -4,6 +4,7 @@
 //! failures, reconcile duration (a histogram), objects written, GPU nodes, leadership.
 
 use std::fmt::Write;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -21,8 +22,10 @@ pub struct Metrics {
     gpu_nodes: AtomicU64,
     /// This process leads (and reconciles).
     pub leader: AtomicBool,
-    /// The operator has connected to the API server.
+    /// The operator can reconcile GPUPlans: connected, and the GPUPlan CRD is served.
     pub ready: AtomicBool,
+    /// Why it is not ready (`None`: not connected to the API server yet).
+    unready: RwLock<Option<String>>,
     /// Reconciles running now (shutdown waits for them).
     pub in_flight: AtomicUsize,
 }
@@ -45,6 +48,24 @@ impl Drop for Running<'_> {
 }
 
 impl Metrics {
+    /// Ready to reconcile.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Relaxed);
+    }
+
+    /// Not ready, and why (for `/readyz`).
+    pub fn set_unready(&self, why: &str) {
+        self.ready.store(false, Ordering::Relaxed);
+        if let Ok(mut unready) = self.unready.write() {
+            *unready = Some(why.to_owned());
+        }
+    }
+
+    /// Why it is not ready.
+    pub fn unready(&self) -> String {
+        self.unready.read().ok().and_then(|u| u.clone()).unwrap_or_else(|| "not connected to the API server yet".into())
+    }
+
     /// One reconcile, its outcome and duration, and how many objects it wrote.
     pub fn reconciled(&self, ok: bool, took: Duration, written: u64) {
         self.reconciles.fetch_add(1, Ordering::Relaxed);

@@ -3,9 +3,15 @@
 //!
 //! Input: a kube client and [`Run`] settings. Output: until SIGTERM/SIGINT, two controllers
 //! (kube-rs runtime): GPUPlans reconciled to the cluster through the apply engine — also when
-//! an object they own drifts (watched by the release label) — and GPU nodes labelled for the
-//! active plan; plus `/healthz`, `/readyz`, `/metrics`, Kubernetes Events, and a leader Lease
-//! so only one replica acts. On shutdown the lease is handed over.
+//! an object they own drifts (watched by the release label), and uninstalled when deleted (a
+//! finalizer, `reconcile.rs`) — and GPU nodes labelled for the active plan; plus `/healthz`,
+//! `/readyz`, `/metrics`, Kubernetes Events, and a leader Lease so only one replica acts. On
+//! shutdown the lease is handed over.
+//!
+//! Said loudly rather than waited out in silence: a cluster without the GPUPlan CRD (a warning
+//! now and then, `/readyz` not ready saying why, until it is installed; nodes are labelled
+//! meanwhile), and, with leader election on, a cluster that serves no Leases (an error at once:
+//! `--no-leader-election` runs a single replica without one).
 //!
 //! ```text
 //! kind       the GPUPlan custom resource (spec = values, status)
@@ -53,6 +59,12 @@ pub struct Run {
     pub identity: String,
 }
 
+/// The field manager of the GPUPlan status, which only the operator writes (forced). Not
+/// [`crate::apply::FIELD_MANAGER`]: that one applies objects, whoever runs it (`gpuplan install`
+/// or the operator); this one says in `managedFields` that the status is the in-cluster
+/// operator's report, not a person's edit.
+pub const STATUS_FIELD_MANAGER: &str = "gpuplan-operator";
+
 /// Kinds a plan owns, watched for drift when the cluster serves them.
 const OWNED: &[(&str, &str)] = &[
     ("apps/v1", "DaemonSet"),
@@ -66,6 +78,37 @@ const OWNED: &[(&str, &str)] = &[
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
     ("node.k8s.io/v1", "RuntimeClass"),
 ];
+
+/// Who the operator's Kubernetes Events come from.
+const REPORTER: &str = "gpuplan-operator";
+
+/// Why `/readyz` says not ready until the GPUPlan CRD is served.
+const NO_CRD: &str = "the GPUPlan CRD (gpuplans.gpuplan.dev) is not installed: nothing to reconcile until it is \
+                      (`gpuplan install` installs it; or `gpuplan crd | kubectl apply -f -`)";
+
+/// Resolves once the cluster serves GPUPlans, and marks the operator ready; until then warns
+/// once a minute (and `/readyz` says why it is not ready). Errors other than "not served" are
+/// retried the same way.
+async fn gpuplans_served(client: &kube::Client, metrics: &Metrics) {
+    let api: Api<GPUPlan> = Api::all(client.clone());
+    let mut warned: Option<std::time::Instant> = None;
+    loop {
+        let why = match api.list(&ListParams::default().limit(1)).await {
+            Ok(_) => {
+                metrics.set_ready();
+                return;
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => NO_CRD.to_owned(),
+            Err(e) => format!("cannot list GPUPlans: {e}"),
+        };
+        metrics.set_unready(&why);
+        if warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+            tracing::warn!("{why}");
+            warned = Some(std::time::Instant::now());
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
 
 /// Resolves when SIGTERM or SIGINT arrives.
 async fn termination() {
@@ -104,8 +147,16 @@ pub async fn run(client: kube::Client, mut run: Run) -> anyhow::Result<()> {
         let minor: String = version.minor.chars().take_while(char::is_ascii_digit).collect();
         run.settings.kube_version = format!("{}.{minor}", version.major);
     }
-    metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(server = %version.git_version, kube_version = %run.settings.kube_version, namespace = %run.settings.namespace, "connected");
+    // Ready (leading or standing by) once GPUPlans are served; the GPUPlan controller starts then.
+    let (served_tx, mut served) = tokio::sync::watch::channel(false);
+    let served_check = {
+        let (client, metrics) = (client.clone(), metrics.clone());
+        tokio::spawn(async move {
+            gpuplans_served(&client, &metrics).await;
+            let _ = served_tx.send(true);
+        })
+    };
 
     let lease = run.lease.as_ref().map(|name| {
         Arc::new(lease::Lease::new(
@@ -141,16 +192,18 @@ pub async fn run(client: kube::Client, mut run: Run) -> anyhow::Result<()> {
 
     let nodes = Controller::new(Api::<Node>::all(client.clone()), watcher::Config::default());
     let (relabel, relabel_rx) = futures::channel::mpsc::unbounded();
+    let (promote, promote_rx) = futures::channel::mpsc::unbounded();
     let ctx = Arc::new(Context {
         client: client.clone(),
         settings: run.settings.clone(),
         metrics: metrics.clone(),
         recorder: Recorder::new(
             client.clone(),
-            Reporter { controller: "gpuplan-operator".into(), instance: Some(run.identity.clone()) },
+            Reporter { controller: REPORTER.into(), instance: Some(run.identity.clone()) },
         ),
         deploy: RwLock::new(None),
         relabel,
+        promote,
         nodes: nodes.store(),
     });
     // Nodes are labelled for what is deployed, whoever deployed it (a GPUPlan, or `gpuplan
@@ -189,14 +242,24 @@ pub async fn run(client: kube::Client, mut run: Run) -> anyhow::Result<()> {
         let config = watcher::Config::default().labels(RELEASE_LABEL);
         plans = plans.watches_with(api, resource, config, |o| reconcile::owner_of(o.labels()));
     }
-    let plan_loop = plans
-        .graceful_shutdown_on(stopped())
-        .run(reconcile::reconcile, reconcile::error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "GPUPlan controller");
+    let plan_loop = {
+        let stop = stopped();
+        let plans = plans
+            .reconcile_all_on(promote_rx)
+            .graceful_shutdown_on(stopped())
+            .run(reconcile::reconcile, reconcile::error_policy, ctx)
+            .for_each(|result| async move {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "GPUPlan controller");
+                }
+            });
+        async move {
+            tokio::select! {
+                served = served.wait_for(|served| *served) => if served.is_ok() { plans.await },
+                () = stop => {}
             }
-        });
+        }
+    };
     tracing::info!("reconciling GPUPlans and labelling GPU nodes");
     // After a stop, reconciles in flight may finish (for up to 30 s); requeues scheduled for
     // later are not waited for (the controllers would otherwise linger until they are due).
@@ -214,6 +277,7 @@ pub async fn run(client: kube::Client, mut run: Run) -> anyhow::Result<()> {
     }
 
     refresher.abort();
+    served_check.abort();
     if let Some(renewals) = renewals {
         renewals.abort();
     }

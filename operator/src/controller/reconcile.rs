@@ -5,8 +5,19 @@
 //! (a stage not ready yet ends the pass; the next pass continues), pruned — and the status
 //! saying so; or, for a spec the compiler rejects, a `Degraded` condition with the
 //! diagnostics while the last good plan stays applied. Nothing is written when nothing
-//! changed: objects carry the digest of what was applied, the status is written only when it
-//! differs, nodes are patched only when a label must change.
+//! changed: objects carry the digest of what was applied, the release record and the status
+//! are written only when they differ (a failing retry writes nothing), nodes are patched only
+//! when a label must change.
+//!
+//! **Deleting a GPUPlan uninstalls what it deployed**, as upstream's operator garbage-collects
+//! its operands when its ClusterPolicy goes. The active GPUPlan carries the finalizer
+//! [`FINALIZER`]; once it is deleted, each pass uninstalls its release as `gpuplan uninstall`
+//! does — reverse stage order, every GPU node's runtime config reverted before the node agents
+//! go (`apply::revert`) — for at most `uninstall_step`, then looks again, so a slow node revert
+//! never blocks the operator; the status says what it waits for. When the release is gone, the
+//! GPU nodes lose the plan's deploy labels, the finalizer is removed, and every other GPUPlan
+//! is looked at again: the oldest left becomes the active one. Ignored GPUPlans carry no
+//! finalizer (they deployed nothing).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -29,6 +40,7 @@ use super::metrics::Metrics;
 use super::status::{self, Verdict};
 use crate::apply::engine::{Action as Done, Engine, Options};
 use crate::apply::progress::Silent;
+use crate::apply::record;
 use crate::apply::release::{self, Desired, Mode, Waiting};
 
 /// How the operator reconciles.
@@ -44,7 +56,13 @@ pub struct Settings {
     pub requeue_progressing: Duration,
     /// The next try after a failure.
     pub requeue_failed: Duration,
+    /// How long one pass of a deleted GPUPlan's uninstall may take (a node revert that is not
+    /// done by then is looked at again in the next pass).
+    pub uninstall_step: Duration,
 }
+
+/// The finalizer of the active GPUPlan: its release is uninstalled before it goes.
+pub const FINALIZER: &str = "gpuplan.dev/uninstall";
 
 /// What every reconcile shares.
 pub struct Context {
@@ -60,6 +78,8 @@ pub struct Context {
     pub deploy: RwLock<Option<BTreeSet<String>>>,
     /// Asks the node reconciler to look at every node again.
     pub relabel: futures::channel::mpsc::UnboundedSender<()>,
+    /// Asks the GPUPlan reconciler to look at every GPUPlan again (the active one is gone).
+    pub promote: futures::channel::mpsc::UnboundedSender<()>,
     /// The nodes, as the node controller sees them.
     pub nodes: Store<Node>,
 }
@@ -156,8 +176,58 @@ async fn report(ctx: &Context, plan: &GPUPlan, verdict: &Verdict) -> Result<(), 
     let api: Api<GPUPlan> = Api::all(ctx.client.clone());
     let patch = json!({"apiVersion": "gpuplan.dev/v1alpha1", "kind": "GPUPlan", "status": next});
     // Forced: the operator is the status's only writer; a stale field manager must not block it.
-    api.patch_status(&plan.name_any(), &PatchParams::apply("gpuplan-operator").force(), &Patch::Apply(&patch)).await?;
+    let params = PatchParams::apply(super::STATUS_FIELD_MANAGER).force();
+    api.patch_status(&plan.name_any(), &params, &Patch::Apply(&patch)).await?;
     Ok(())
+}
+
+/// Set this GPUPlan's finalizers to `finalizers` (a merge patch carrying the resourceVersion
+/// read, so a concurrent change is a conflict, not lost).
+async fn set_finalizers(ctx: &Context, plan: &GPUPlan, finalizers: Vec<String>) -> Result<(), Failure> {
+    let api: Api<GPUPlan> = Api::all(ctx.client.clone());
+    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": plan.metadata.resource_version}});
+    api.patch(&plan.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    Ok(())
+}
+
+fn finalizers(plan: &GPUPlan) -> Vec<String> {
+    plan.metadata.finalizers.clone().unwrap_or_default()
+}
+
+/// A deleted GPUPlan: one bounded pass of its release's uninstall; the finalizer goes once the
+/// release has (see the module docs).
+async fn finalize(plan: &GPUPlan, ctx: &Context) -> Result<Action, Failure> {
+    let held = finalizers(plan);
+    if !held.iter().any(|f| f == FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    let name = plan.name_any();
+    let namespace = ctx.settings.namespace.as_str();
+    let engine = Engine::new(ctx.client.clone(), Options::default(), []);
+    if record::read(&engine, &name, namespace).await?.is_some() {
+        let waiting = Waiting { wait: false, timeout: ctx.settings.uninstall_step, once: false };
+        match release::uninstall(&engine, &name, namespace, waiting, &Silent).await {
+            Ok(outcome) => {
+                let gone = outcome.pruned.iter().filter(|p| p.action == Done::Deleted).count();
+                tracing::info!(gpuplan = %name, gone, "uninstalled");
+                event(ctx, plan, false, "Uninstalled", format!("the GPUPlan is deleted: {gone} objects removed")).await;
+            }
+            Err(e) => {
+                let reason = format!("{e:#}");
+                tracing::info!(gpuplan = %name, %reason, "uninstalling");
+                report(ctx, plan, &Verdict::Uninstalling { reason }).await?;
+                return Ok(Action::requeue(ctx.settings.requeue_progressing));
+            }
+        }
+    }
+    // The nodes keep no deploy label for a plan that is gone.
+    if let Ok(mut deploy) = ctx.deploy.write() {
+        *deploy = Some(BTreeSet::new());
+    }
+    let _ = ctx.relabel.unbounded_send(());
+    set_finalizers(ctx, plan, held.into_iter().filter(|f| f != FINALIZER).collect()).await?;
+    let _ = ctx.promote.unbounded_send(());
+    Ok(Action::await_change())
 }
 
 /// The oldest GPUPlan is the active one (as upstream treats ClusterPolicies).
@@ -173,9 +243,17 @@ pub async fn reconcile(plan: Arc<GPUPlan>, ctx: Arc<Context>) -> Result<Action, 
     let _running = super::metrics::Running::new(&ctx.metrics.in_flight);
     let started = Instant::now();
     let name = plan.name_any();
+    if plan.metadata.deletion_timestamp.is_some() {
+        return finalize(&plan, &ctx).await;
+    }
     if let Some(active) = active(&ctx).await?.filter(|a| *a != name) {
         report(&ctx, &plan, &Verdict::Ignored { active }).await?;
-        return Ok(Action::await_change());
+        // Looked at again when the active one goes (`promote`), and now and then besides.
+        return Ok(Action::requeue(ctx.settings.requeue_ready));
+    }
+    let held = finalizers(&plan);
+    if !held.iter().any(|f| f == FINALIZER) {
+        set_finalizers(&ctx, &plan, held.into_iter().chain([FINALIZER.to_owned()]).collect()).await?;
     }
     let desired = match compile(&plan.spec.values, &name, &ctx.settings) {
         Ok(desired) => desired,
@@ -186,7 +264,11 @@ pub async fn reconcile(plan: Arc<GPUPlan>, ctx: Arc<Context>) -> Result<Action, 
             return Ok(Action::await_change());
         }
     };
-    let engine = Engine::new(ctx.client.clone(), Options::default(), desired.objects());
+    // Forced: the GPUPlan is the truth for what its release owns, and an edit by hand (an
+    // Update) takes the edited fields' ownership away from gpuplan; without force, drift could
+    // never be put back. Objects of another release (or of none) are still refused.
+    let options = Options { force_conflicts: true, ..Options::default() };
+    let engine = Engine::new(ctx.client.clone(), options, desired.objects());
     let waiting = Waiting { wait: false, timeout: Duration::from_secs(120), once: true };
     let outcome =
         match release::apply(&engine, &desired, Mode::Upgrade { install_missing: true }, waiting, &Silent).await {
@@ -194,17 +276,12 @@ pub async fn reconcile(plan: Arc<GPUPlan>, ctx: Arc<Context>) -> Result<Action, 
             Err(e) => {
                 let error = format!("{e:#}");
                 tracing::error!(gpuplan = %name, %error, "apply failed");
-                ctx.metrics.reconciled(false, started.elapsed(), engine.stats.counts().patch);
+                ctx.metrics.reconciled(false, started.elapsed(), engine.stats.counts().written);
                 report(&ctx, &plan, &Verdict::ApplyFailed { error }).await?;
                 return Err(Failure(e));
             }
         };
-    let written = outcome
-        .stages
-        .iter()
-        .flat_map(|s| &s.objects)
-        .filter(|a| matches!(a.action, Done::Created | Done::Configured))
-        .count() as u64;
+    let written = engine.stats.counts().written;
     if !outcome.pruned.is_empty() {
         let names: Vec<String> = outcome.pruned.iter().map(|p| p.object.to_string()).collect();
         event(&ctx, &plan, false, "Pruned", format!("removed what left the plan: {}", names.join(", "))).await;

@@ -50,6 +50,11 @@ pub enum Verdict {
         /// Its name.
         active: String,
     },
+    /// The GPUPlan is deleted and its release is being uninstalled.
+    Uninstalling {
+        /// What it waits for.
+        reason: String,
+    },
 }
 
 fn condition(type_: &str, on: bool, reason: &str, message: String, generation: i64, now: &str) -> Condition {
@@ -121,6 +126,14 @@ pub fn next(previous: &GPUPlanStatus, generation: i64, verdict: &Verdict, gpu_no
             c("Progressing", false, "ApplyFailed", "retrying with backoff".into()),
             c("Degraded", true, "ApplyFailed", error.clone()),
         ],
+        Verdict::Uninstalling { reason } => {
+            let message = format!("the GPUPlan is deleted; uninstalling its release: {reason}");
+            vec![
+                c("Ready", false, "Uninstalling", message.clone()),
+                c("Progressing", true, "Uninstalling", message),
+                c("Degraded", false, "Uninstalling", "nothing is wrong: the release is being removed".into()),
+            ]
+        }
         Verdict::Ignored { active } => {
             let message = format!("GPUPlan {active} is the active one (the oldest); this one is ignored");
             vec![

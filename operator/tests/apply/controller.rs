@@ -23,12 +23,22 @@ fn settings() -> Settings {
         requeue_ready: Duration::from_secs(300),
         requeue_progressing: Duration::from_secs(10),
         requeue_failed: Duration::from_secs(15),
+        uninstall_step: Duration::from_secs(5),
     }
 }
 
-fn context(server: &Server) -> (Arc<Context>, futures::channel::mpsc::UnboundedReceiver<()>) {
+type Signals = futures::channel::mpsc::UnboundedReceiver<()>;
+
+fn context(server: &Server) -> (Arc<Context>, Signals) {
+    let (ctx, relabel, _promote) = context_and_signals(server);
+    (ctx, relabel)
+}
+
+/// The context, and what it asks of the controllers: relabel every node, look at every GPUPlan.
+fn context_and_signals(server: &Server) -> (Arc<Context>, Signals, Signals) {
     let client = server.client();
     let (relabel, relabel_rx) = futures::channel::mpsc::unbounded();
+    let (promote, promote_rx) = futures::channel::mpsc::unbounded();
     let nodes = Writer::<Node>::default().as_reader();
     let ctx = Context {
         client: client.clone(),
@@ -40,9 +50,10 @@ fn context(server: &Server) -> (Arc<Context>, futures::channel::mpsc::UnboundedR
         ),
         deploy: RwLock::new(None),
         relabel,
+        promote,
         nodes,
     };
-    (Arc::new(ctx), relabel_rx)
+    (Arc::new(ctx), relabel_rx, promote_rx)
 }
 
 const PLANS: (&str, &str, &str, &str) = ("/apis/gpuplan.dev", "gpuplans", "", "");
@@ -50,11 +61,13 @@ const PLANS: (&str, &str, &str, &str) = ("/apis/gpuplan.dev", "gpuplans", "", ""
 /// Store a GPUPlan in the mock (as `kubectl apply` would) and return it as the controller sees it.
 fn put(server: &Server, name: &str, spec: J, generation: i64, created: &str) -> Arc<GPUPlan> {
     let key = (PLANS.0.into(), PLANS.1.into(), String::new(), name.to_owned());
-    let status = server.with(|s| s.objects.get(&key).map(|o| o["status"].clone())).unwrap_or(J::Null);
+    let stored = server.with(|s| s.objects.get(&key).cloned()).unwrap_or(J::Null);
+    // What the operator keeps (status, finalizers) stays, as it does under `kubectl apply`.
     let object = json!({
         "apiVersion": "gpuplan.dev/v1alpha1", "kind": "GPUPlan",
-        "metadata": {"name": name, "generation": generation, "creationTimestamp": created, "uid": format!("uid-{name}")},
-        "spec": spec, "status": status,
+        "metadata": {"name": name, "generation": generation, "creationTimestamp": created, "uid": format!("uid-{name}"),
+                     "finalizers": stored["metadata"]["finalizers"]},
+        "spec": spec, "status": stored["status"],
     });
     server.with(|s| s.objects.insert(key, object.clone()));
     Arc::new(serde_json::from_value(object).expect("a GPUPlan"))
@@ -342,4 +355,120 @@ async fn given_daemonsets_deployed_without_a_gpuplan_their_deploy_labels_are_use
     assert!(relabel.try_recv().is_ok());
     reconcile::refresh_deploy(&ctx).await.expect("reads");
     assert!(relabel.try_recv().is_err(), "unchanged: no relabelling");
+}
+
+/// Mark the stored GPUPlan deleted (as `kubectl delete` does to an object with finalizers) and
+/// return it as the controller sees it.
+fn delete(server: &Server, name: &str) -> Arc<GPUPlan> {
+    let key = (PLANS.0.into(), PLANS.1.into(), String::new(), name.to_owned());
+    server.with(|s| {
+        s.objects.get_mut(&key).expect("stored")["metadata"]["deletionTimestamp"] = json!("2026-11-29T00:00:00Z")
+    });
+    get(server, name)
+}
+
+fn stored(server: &Server, name: &str) -> bool {
+    server.with(|s| s.objects.contains_key(&(PLANS.0.into(), PLANS.1.into(), String::new(), name.to_owned())))
+}
+
+/// Deleting the active GPUPlan uninstalls its release in reverse order — every GPU node
+/// reverted before the node agents go — and only then lets the GPUPlan go (a finalizer).
+#[tokio::test]
+async fn given_the_active_gpuplan_deleted_its_release_is_uninstalled_before_it_goes() {
+    let server = Server::default();
+    let (ctx, _relabel) = context(&server);
+    reconcile::reconcile(put(&server, "cluster", seed(), 1, "2026-11-28T00:00:00Z"), ctx.clone()).await.expect("first");
+    let plan = get(&server, "cluster");
+    assert_eq!(plan.metadata.finalizers.as_deref(), Some(&["gpuplan.dev/uninstall".to_owned()][..]));
+    server.reset_calls();
+    reconcile::reconcile(delete(&server, "cluster"), ctx.clone()).await.expect("finalizes");
+    let calls = server.calls();
+    let at = |method: &str, suffix: &str| {
+        calls.iter().position(|c| c.method == method && c.path.ends_with(suffix) && c.writes())
+    };
+    let revert = at("PATCH", "/daemonsets/nvidia-container-toolkit-daemonset-revert").expect("the nodes are reverted");
+    let agents_sa = at("DELETE", "/serviceaccounts/nvidia-container-toolkit").expect("the agents' objects go");
+    let runtime_class = at("DELETE", "/runtimeclasses/nvidia").expect("the first stage goes last");
+    let record = at("DELETE", "/planreleases/cluster").expect("the record goes");
+    let finalizer = at("PATCH", "/gpuplans/cluster").expect("the finalizer is removed");
+    assert!(revert < agents_sa && agents_sa < runtime_class && runtime_class < record && record < finalizer);
+    assert!(!stored(&server, "cluster"), "the GPUPlan is gone once its release is");
+    let left: Vec<String> = server.with(|s| {
+        s.objects
+            .keys()
+            .filter(|k| k.1 != "customresourcedefinitions" && k.1 != "events")
+            .map(|k| k.3.clone())
+            .collect()
+    });
+    assert_eq!(left, Vec::<String>::new(), "nothing of the release stays");
+}
+
+/// Issue 17: an ignored GPUPlan is promoted once the active one is deleted.
+#[tokio::test]
+async fn given_the_active_gpuplan_deleted_the_ignored_one_is_promoted() {
+    let server = Server::default();
+    let (ctx, _relabel, mut promote) = context_and_signals(&server);
+    reconcile::reconcile(put(&server, "first", seed(), 1, "2026-11-01T00:00:00Z"), ctx.clone()).await.expect("first");
+    reconcile::reconcile(put(&server, "second", seed(), 1, "2026-11-28T00:00:00Z"), ctx.clone()).await.expect("second");
+    assert_eq!(condition(get(&server, "second").status.as_ref().expect("status"), "Ready").1, "Ignored");
+
+    reconcile::reconcile(delete(&server, "first"), ctx.clone()).await.expect("finalizes");
+    assert!(!stored(&server, "first"));
+    assert!(promote.try_recv().is_ok(), "every GPUPlan is looked at again once the active one is gone");
+    reconcile::reconcile(get(&server, "second"), ctx).await.expect("second again");
+    let status = get(&server, "second").status.clone().expect("status");
+    let (ready, reason, message) = condition(&status, "Ready");
+    assert_eq!((ready, reason), ("True", "Applied"), "promoted: {message}");
+}
+
+/// Issue 17: a reconcile that keeps failing the same way writes nothing more (the release
+/// record said `failed` already), and counts no objects written.
+#[tokio::test]
+async fn given_a_failing_apply_a_retry_rewrites_nothing() {
+    let server = Server::default();
+    let (ctx, _relabel) = context(&server);
+    server.with(|s| {
+        s.faults.push(super::mock::Fault {
+            method: "PATCH",
+            path: "/daemonsets/nvidia-device-plugin-daemonset".into(),
+            code: 409,
+            reason: "Conflict",
+            message: "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using apps/v1: .spec.template.spec.containers[name=\"nvidia-device-plugin\"].image".into(),
+            times: 100,
+            raw: false,
+        })
+    });
+    let plan = put(&server, "cluster", seed(), 1, "2026-11-28T00:00:00Z");
+    reconcile::reconcile(plan, ctx.clone()).await.expect_err("fails");
+    let written = |ctx: &Context| {
+        ctx.metrics.render().lines().find_map(|l| l.strip_prefix("gpuplan_objects_written_total ").map(str::to_owned))
+    };
+    let after_first = written(&ctx);
+    server.reset_calls();
+    reconcile::reconcile(get(&server, "cluster"), ctx.clone()).await.expect_err("fails again");
+    let writes: Vec<String> = writes(&server)
+        .into_iter()
+        .filter(|w| !w.contains("/events") && !w.ends_with("/daemonsets/nvidia-device-plugin-daemonset"))
+        .collect();
+    assert_eq!(writes, Vec::<String>::new(), "the retry rewrites neither the record nor the status");
+    assert_eq!(written(&ctx), after_first, "no object written by the retry");
+}
+
+/// Issue 17: with leader election on, a cluster that serves no Leases is an error at once,
+/// naming the way out, not a warning every 5 s while nothing reconciles.
+#[tokio::test]
+async fn given_no_lease_api_leader_election_fails_at_once_saying_why() {
+    use gpuplan::controller::lease::Lease;
+    let server = Server::default();
+    server.with(|s| {
+        for method in ["GET", "POST", "PUT"] {
+            s.faults.push(super::mock::Fault::raw(method, "/leases/gpuplan-operator", 404, "404 page not found", 100));
+            s.faults.push(super::mock::Fault::raw(method, "/leases", 404, "404 page not found", 100));
+        }
+    });
+    let lease = Lease::new(server.client(), "gpu-operator", "gpuplan-operator", "pod-a", Duration::from_secs(15));
+    let result = tokio::time::timeout(Duration::from_secs(20), lease.acquire()).await;
+    let err = result.expect("gives up at once").expect_err("no Leases");
+    let text = format!("{err:#}");
+    assert!(text.contains("does not serve Leases") && text.contains("--no-leader-election"), "{text}");
 }

@@ -16,6 +16,10 @@ use gpuplan_compiler::{FlagKind, InputFlag, Inputs};
 use mock::{Fault, Server};
 
 fn desired(flags: &[&str]) -> Desired {
+    release_of("gpu-operator", "gpu-operator", flags)
+}
+
+fn release_of(name: &str, namespace: &str, flags: &[&str]) -> Desired {
     let inputs = Inputs {
         files: Vec::new(),
         flags: flags.iter().map(|f| InputFlag { kind: FlagKind::Set, text: (*f).to_owned() }).collect(),
@@ -24,8 +28,7 @@ fn desired(flags: &[&str]) -> Desired {
     let effective = gpuplan_compiler::coalesce(user).expect("coalesces");
     let config = gpuplan_compiler::resolve(&effective.values).expect("resolves");
     let (node, _) = gpuplan_compiler::node_runtime(&config);
-    let release =
-        Release { name: "gpu-operator".into(), namespace: "gpu-operator".into(), kube_version: "1.31".into() };
+    let release = Release { name: name.into(), namespace: namespace.into(), kube_version: "1.31".into() };
     let plan = gpuplan_compiler::plan(&config, node, release, &effective.values).expect("plans");
     Desired::from_plan(&plan, effective.values.to_json(), Vec::new())
 }
@@ -183,8 +186,9 @@ async fn given_transient_errors_and_a_concurrent_update_the_requests_are_retried
             reason: "Conflict",
             message: "Operation cannot be fulfilled on daemonsets.apps \"nvidia-container-toolkit-daemonset\": the object has been modified; please apply your changes to the latest version and try again".into(),
             times: 2,
+            raw: false,
         });
-        s.faults.push(Fault { method: "GET", path: "/runtimeclasses/nvidia".into(), code: 503, reason: "ServiceUnavailable", message: "etcd leader changed".into(), times: 1 });
+        s.faults.push(Fault { method: "GET", path: "/runtimeclasses/nvidia".into(), code: 503, reason: "ServiceUnavailable", message: "etcd leader changed".into(), times: 1, raw: false });
     });
     let outcome = install(&server, &desired, NO_WAIT).await.expect("installs after retries");
     assert!(outcome.stages.iter().flat_map(|s| &s.objects).all(|a| a.action == Action::Created));
@@ -208,6 +212,7 @@ async fn given_a_field_owned_by_another_manager_the_error_says_so_and_the_record
             reason: "Conflict",
             message: "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using apps/v1: .spec.template.spec.containers[name=\"nvidia-device-plugin\"].image".into(),
             times: 10,
+            raw: false,
         });
     });
     let err = install(&server, &desired, NO_WAIT).await.expect_err("conflict");
@@ -366,4 +371,98 @@ async fn given_the_toolkit_turned_off_the_upgrade_reverts_the_nodes_before_pruni
     let calls = server.calls();
     assert!(calls.iter().any(|c| c.method == "PATCH" && c.path == REVERT && c.writes()), "the nodes were reverted");
     assert!(calls.iter().any(|c| c.method == "DELETE" && c.path == REVERT));
+}
+
+/// Issue 15 (3c): the wait for a CRD to be Established is the release's, bounded by
+/// `--timeout` like every other wait (it was a fixed 60 s inside the engine).
+#[tokio::test]
+async fn given_a_crd_that_is_never_established_the_install_fails_within_its_timeout() {
+    let server = Server::default();
+    let mut desired = desired(&[]);
+    let crd = serde_json::json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.x.gpuplan.dev"},
+        "spec": {"group": "x.gpuplan.dev", "scope": "Cluster", "names": {"kind": "Widget", "plural": "widgets"},
+                 "versions": [{"name": "v1", "served": true, "storage": true}]},
+    });
+    desired.stages.insert(0, ("crds".into(), vec![crd]));
+    server.with(|s| s.never_ready.push("widgets.x.gpuplan.dev".into()));
+    let waiting = Waiting { wait: false, timeout: Duration::from_millis(300), once: false };
+    // A hang guard, not a speed test: before the fix this waited 60 s whatever the timeout.
+    let result = tokio::time::timeout(Duration::from_secs(30), install(&server, &desired, waiting)).await;
+    let err = result.expect("the install gives up at its own timeout").expect_err("the CRD is never Established");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("stage crds")
+            && text.contains("CustomResourceDefinition widgets.x.gpuplan.dev: not Established yet"),
+        "{text}"
+    );
+    let stages = written_stages(&server, &desired);
+    assert!(!stages.iter().any(|s| s == "pre-requisites"), "nothing after the CRD is applied: {stages:?}");
+}
+
+/// Issue 17: a second release that wants objects the first one owns is refused, as Helm refuses
+/// it, before it writes anything; `--take-ownership` adopts them, and the first release's
+/// uninstall then leaves them to their new owner.
+#[tokio::test]
+async fn given_objects_of_another_release_a_second_release_is_refused_and_writes_nothing() {
+    let server = Server::default();
+    let first = release_of("first", "ns-a", &[]);
+    install(&server, &first, NO_WAIT).await.expect("the first release installs");
+    let second = release_of("second", "ns-b", &[]);
+    server.reset_calls();
+    let err = install(&server, &second, NO_WAIT).await.expect_err("refused");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("RuntimeClass nvidia: it exists and cannot be imported into release second (namespace ns-b): it belongs to release first (namespace ns-a)"),
+        "{text}"
+    );
+    assert!(text.contains("ClusterRole gpuplan-operator: it exists"), "every object is named: {text}");
+    assert!(!text.contains("ServiceAccount"), "namespaced objects of another namespace are not the first's: {text}");
+    assert!(server.calls().iter().all(|c| !c.writes()), "a refused release writes nothing, not even its record");
+
+    // Adopted on request; the first release's uninstall then keeps what it lost.
+    let options = Options { take_ownership: true, backoff: Duration::from_millis(1), ..Options::default() };
+    let e = Engine::new(server.client(), options, second.objects());
+    release::apply(&e, &second, Mode::Install, NO_WAIT, &Silent).await.expect("adopts");
+    let e = engine(&server, &first);
+    let outcome = release::uninstall(&e, "first", "ns-a", NO_WAIT, &Silent).await.expect("uninstalls");
+    let kept: Vec<String> =
+        outcome.pruned.iter().filter(|a| a.action == Action::Kept).map(|a| a.object.to_string()).collect();
+    assert!(kept.contains(&"RuntimeClass nvidia".to_owned()), "{kept:?}");
+    let key = ("/apis/node.k8s.io".to_owned(), "runtimeclasses".to_owned(), String::new(), "nvidia".to_owned());
+    let label = server.with(|s| s.objects[&key]["metadata"]["labels"]["gpuplan.dev/release"].clone());
+    assert_eq!(label, "second", "the adopted object stays with its new release");
+}
+
+/// Issue 17: answers of 404 whose body is not a `Status` (empty, `{}`, a proxy's text) mean the
+/// object is gone; uninstall used to stop at them with `ApiError: (code 0)`.
+#[tokio::test]
+async fn given_404_answers_without_a_status_body_uninstall_takes_the_objects_as_gone() {
+    let server = Server::default();
+    let desired = desired(&[]);
+    install(&server, &desired, NO_WAIT).await.expect("installs");
+    server.with(|s| {
+        s.faults.push(Fault::raw("DELETE", "/daemonsets/nvidia-dcgm-exporter", 404, "{}", 1));
+        s.faults.push(Fault::raw("GET", "/daemonsets/nvidia-mig-manager", 404, "", 1));
+        s.faults.push(Fault::raw("DELETE", "/configmaps/default-gpu-clients", 404, "404 page not found", 1));
+    });
+    let e = engine(&server, &desired);
+    let outcome = release::uninstall(&e, "gpu-operator", "gpu-operator", NO_WAIT, &Silent).await.expect("uninstalls");
+    let absent: Vec<&str> =
+        outcome.pruned.iter().filter(|a| a.action == Action::Absent).map(|a| a.object.name.as_str()).collect();
+    for name in ["nvidia-dcgm-exporter", "nvidia-mig-manager", "default-gpu-clients"] {
+        assert!(absent.contains(&name), "{name} is taken as gone: {absent:?}");
+    }
+}
+
+/// Issue 17: an error answer that is not a `Status` still says what the server said.
+#[tokio::test]
+async fn given_an_error_answer_without_a_status_the_error_says_what_the_server_answered() {
+    let server = Server::default();
+    let desired = desired(&[]);
+    server.with(|s| s.faults.push(Fault::raw("PATCH", "/runtimeclasses/nvidia", 502, "<html>Bad Gateway</html>", 100)));
+    let err = install(&server, &desired, NO_WAIT).await.expect_err("fails");
+    let text = format!("{err:#}");
+    assert!(text.contains("cannot apply RuntimeClass nvidia: <html>Bad Gateway</html> (HTTP 502"), "{text}");
 }

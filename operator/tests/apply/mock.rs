@@ -7,11 +7,14 @@
 //! status set by a pretend controller (DaemonSets and Deployments become ready, CRDs
 //! Established), foreground deletion that lingers while dependents go. A scenario adds
 //! faults (answer N times with a code and message), DaemonSets that never become ready, and
-//! objects whose deletion takes a while. Every request is recorded for the test to check.
+//! objects whose deletion takes a while, and answers whose body is not a `Status`. Every
+//! request is recorded for the test to check. The client goes through gpuplan's
+//! `StatusAnswers` layer, as `gpuplan`'s own does.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use gpuplan::apply::client::StatusAnswering;
 use http::{Request, Response, StatusCode};
 use kube::client::Body;
 use serde_json::{Value as J, json};
@@ -55,6 +58,15 @@ pub struct Fault {
     pub message: String,
     /// How many more times.
     pub times: usize,
+    /// Answer `message` as the raw body instead of a `Status` (a proxy's page, `{}`, nothing).
+    pub raw: bool,
+}
+
+impl Fault {
+    /// A fault answering `times` requests with `code` and a raw body (not a `Status`).
+    pub fn raw(method: &'static str, path: &str, code: u16, body: &str, times: usize) -> Fault {
+        Fault { method, path: path.into(), code, reason: "", message: body.into(), times, raw: true }
+    }
 }
 
 /// The server's state.
@@ -66,7 +78,7 @@ pub struct State {
     pub calls: Vec<Call>,
     /// Faults to inject.
     pub faults: Vec<Fault>,
-    /// Names of DaemonSets whose pods never become available.
+    /// Names of DaemonSets whose pods never become available (and of CRDs never Established).
     pub never_ready: Vec<String>,
     /// Objects deleted in the foreground stay this many GETs (with a deletionTimestamp).
     pub linger: usize,
@@ -151,6 +163,9 @@ impl State {
             self.faults.iter_mut().find(|f| f.times > 0 && f.method == method && path.ends_with(&f.path))
         {
             fault.times -= 1;
+            if fault.raw {
+                return (fault.code, J::String(fault.message.clone()));
+            }
             return status(fault.code, fault.reason, &fault.message.clone());
         }
         let Some(p) = parse(path) else {
@@ -237,7 +252,8 @@ impl State {
                 object["status"] = json!({"observedGeneration": generation, "updatedReplicas": replicas, "availableReplicas": replicas});
             }
             "CustomResourceDefinition" => {
-                object["status"] = json!({"conditions": [{"type": "Established", "status": "True"}, {"type": "NamesAccepted", "status": "True"}]});
+                let established = if self.never_ready.contains(&p.key.3) { "False" } else { "True" };
+                object["status"] = json!({"conditions": [{"type": "Established", "status": established}, {"type": "NamesAccepted", "status": "True"}]});
             }
             _ => {}
         }
@@ -282,7 +298,13 @@ impl State {
         merge(object, &patch);
         self.version += 1;
         object["metadata"]["resourceVersion"] = json!(self.version.to_string());
-        (200, object.clone())
+        let answer = object.clone();
+        // As the API server: an object being deleted goes once its last finalizer is removed.
+        let finalized = answer["metadata"]["finalizers"].as_array().is_none_or(Vec::is_empty);
+        if answer["metadata"]["deletionTimestamp"].is_string() && finalized {
+            self.objects.remove(&p.key);
+        }
+        (200, answer)
     }
 
     /// An update: refused with 409 when the resourceVersion it read is not the current one.
@@ -346,15 +368,20 @@ impl Server {
                 let bytes = request.into_body().collect_bytes().await.unwrap_or_default();
                 let body = serde_json::from_slice::<J>(&bytes).ok();
                 let (code, answer) = state.lock().expect("state").answer(&method, &path, &query, merge, body);
+                let bytes = match answer {
+                    J::String(raw) => raw.into_bytes(),
+                    answer => serde_json::to_vec(&answer).unwrap_or_default(),
+                };
                 let response = Response::builder()
                     .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
                     .header("content-type", "application/json")
-                    .body(Body::from(serde_json::to_vec(&answer).unwrap_or_default()))
+                    .body(Body::from(bytes))
                     .expect("response");
                 send.send_response(response);
             }
         });
-        kube::Client::new(service, "default")
+        // With the error answers made Statuses, as `gpuplan`'s own client has them.
+        kube::Client::new(StatusAnswering(service), "default")
     }
 
     /// The recorded requests.
