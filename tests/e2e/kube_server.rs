@@ -11,6 +11,9 @@
 //! be applied; a Lease is created and renewed under optimistic concurrency; and
 //! `scripts/kube-test-server stop DIR` leaves nothing running.
 //!
+//! A test that owns cluster-scoped objects or watches the whole cluster takes a server of its
+//! own ([`KubeServer::private`], stopped when dropped).
+//!
 //! The server and etcd must not outlive the test process, and a static is never dropped: a
 //! watchdog (`sh`, in its own process group so that Ctrl-C does not stop it first) reads a pipe
 //! whose write end only this process holds, and runs `scripts/kube-test-server stop DIR` when it
@@ -50,8 +53,8 @@ rm -rf "$2"
 /// A test server started by `scripts/kube-test-server` in a temp dir, and its watchdog.
 pub struct KubeServer {
     dir: PathBuf,
-    /// Never dropped (the server is shared in a static): the watchdog stops the server when the
-    /// process ends.
+    /// Stops the server when dropped ([`KubeServer::private`]) or, for the shared server (a
+    /// static, never dropped), when the process ends.
     _watchdog: Watchdog,
 }
 
@@ -90,8 +93,8 @@ impl Drop for Watchdog {
 static SHARED: OnceLock<Result<KubeServer, String>> = OnceLock::new();
 
 impl KubeServer {
-    /// The server of this test binary, started on first use. `None` (after a loud SKIPPED)
-    /// when it is not installed, unless `GPUPLAN_REQUIRE_REAL=1` makes that a failure.
+    /// The server of this test binary, started on first use. When it is not installed, the test
+    /// fails, or is skipped with `GPUPLAN_SKIP_REAL=1` (`None`; see `real::component`).
     pub fn shared() -> Option<&'static KubeServer> {
         let installed = "from `scripts/install-test-deps`, named by target/test-deps/env";
         let server = component("GPUPLAN_KUBE_TEST_SERVER", &format!("the test Kubernetes API server ({installed})"))?;
@@ -100,6 +103,22 @@ impl KubeServer {
             Ok(server) => Some(server),
             Err(message) => panic!("{message}"),
         }
+    }
+
+    /// A server of this test's own, stopped (and its directory removed) when dropped: for a test
+    /// that owns cluster-scoped objects (RuntimeClasses, ClusterRoles, CRDs, Nodes, GPUPlans)
+    /// or watches the whole cluster. Starting one takes about a second. Not installed: as
+    /// [`KubeServer::shared`].
+    pub fn private() -> Option<KubeServer> {
+        let installed = "from `scripts/install-test-deps`, named by target/test-deps/env";
+        let server = component("GPUPLAN_KUBE_TEST_SERVER", &format!("the test Kubernetes API server ({installed})"))?;
+        let etcd = component("GPUPLAN_ETCD", &format!("etcd ({installed})"))?;
+        Some(KubeServer::start(&server, &etcd).unwrap_or_else(|message| panic!("{message}")))
+    }
+
+    /// The admin kubeconfig `scripts/kube-test-server start` wrote (for `gpuplan --kubeconfig`).
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.join("kubeconfig")
     }
 
     /// `scripts/kube-test-server start` in a new temp dir, watched.

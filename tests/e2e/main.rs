@@ -2,18 +2,18 @@
 //! containerd 1.6, 1.7 and 2.x, the Kubernetes JSON schemas (PyPI `kubernetes-validate`) and a
 //! YAML 1.1 reader (PyYAML), and a CRI client (PyPI `container-runtime-interface-api` and
 //! `grpcio`, run by `cri_status.py`) that reads back what a running containerd serves; the node
-//! agent runs against supervised private containerd daemons; and a real Kubernetes API server
-//! (`apiextensions-apiserver` built from Debian's Go sources, with etcd from PyPI;
-//! `scripts/install-apiserver`) for server-side apply and the apply engine; the Helm chart is
-//! rendered by Helm 3.6 and the Helm v4 engine (`scripts/install-helm`). A test whose
-//! component is missing skips with a loud message on a developer's machine; with `GPUPLAN_REQUIRE_REAL=1` (set by `scripts/test`, so in CI) a
-//! missing component fails the test instead.
+//! agent runs against supervised private containerd daemons; a Kubernetes API server for the
+//! built-in kinds (`tests/kube-test-server`, built from Debian's Go sources, with etcd from PyPI;
+//! `kube_server.rs`) for server-side apply, the apply engine, the cluster commands and the
+//! operator; the Helm chart is rendered by Helm 3.6 and the Helm v4 engine
+//! (`scripts/install-helm`). A test whose component is missing fails, naming it and how to
+//! install it; `GPUPLAN_SKIP_REAL=1` makes it skip instead (see `real.rs`).
 
 mod agent;
-mod apiserver;
-mod apiserver_smoke;
 mod apply_real;
 mod chart;
+mod cli_cluster;
+mod cluster;
 mod docker;
 mod kube_schema;
 mod kube_server;
@@ -21,7 +21,6 @@ mod manifests;
 mod node_containerd;
 mod operator_real;
 mod real;
-mod stand_in;
 mod supervisor;
 mod systemd;
 mod yaml_roundtrip;

@@ -1,13 +1,16 @@
-//! `gpuplan operator` against the real API server (`apiserver.rs`): the generated GPUPlan CRD
-//! installs and is served; the API server's schema validation rejects invalid specs; the
-//! operator (the real binary, as a process) reconciles a GPUPlan and writes its conditions
-//! through the status subresource, where the test reads them back; a spec the compiler
-//! rejects is reported as `Degraded`; `/healthz` and `/metrics` answer; SIGTERM stops it.
+//! `gpuplan operator` end to end: the real binary, as processes with `--kubeconfig`, against the
+//! test API server (`kube_server.rs`, a server of the test's own), with leader election on.
 //!
-//! This server serves no core or apps API, so the plan's first stage (RuntimeClasses) cannot
-//! be applied: the reconcile ends `Degraded` with the API server's answer — which is exactly
-//! what an operator must report on a cluster that lacks a kind. Leader election needs Leases
-//! (core coordination API) and is switched off here; it is tested against the mock.
+//! Given GPU and CPU Node objects the test creates and the test playing the DaemonSet and
+//! Deployment controllers (`cluster.rs`): an operator started before the GPUPlan CRD exists
+//! warns and is not ready, saying why, until the CRD is installed; two operators elect one
+//! leader through a real Lease, and SIGTERM hands it to the other; a GPUPlan with the seed's
+//! values is reconciled stage by stage to `Ready`; the GPU node gets `nvidia.com/gpu.present`
+//! and the plan's deploy labels, the CPU node none; an edit by hand of an owned ConfigMap is put
+//! back; a spec the compiler rejects is `Degraded` while the last good plan stays `Ready`; a
+//! younger GPUPlan is `Ignored` until the active one is deleted; deleting the active GPUPlan
+//! uninstalls its release (the node revert DaemonSet first), after which the younger one is
+//! promoted; and deleting that one leaves nothing behind.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -15,31 +18,36 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gpuplan::controller::kind::{GPUPlan, GPUPlanStatus};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::wait::{await_condition, conditions};
+use k8s_openapi::api::apps::v1::DaemonSet;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Node};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use serde_json::json;
+use serde_json::{Value as J, json};
 
-use super::apiserver::ApiServer;
+use super::cluster::{Controllers, SEED, eventually, install_crd, service_monitor_crd};
+use super::kube_server::KubeServer;
 
-async fn install_crd(client: &kube::Client) {
-    let crd: CustomResourceDefinition = serde_json::from_value(gpuplan_compiler::schema::crd()).expect("a CRD");
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    api.patch("gpuplans.gpuplan.dev", &PatchParams::apply("gpuplan-test").force(), &Patch::Apply(&crd))
-        .await
-        .expect("the generated CRD is accepted");
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        await_condition(api, "gpuplans.gpuplan.dev", conditions::is_crd_established()),
-    )
-    .await
-    .expect("Established in 30 s")
-    .expect("watch");
+const NAMESPACE: &str = "gpu-operator";
+const WITHIN: Duration = Duration::from_secs(120);
+
+/// The seed's values as a GPUPlan spec.
+fn seed_spec() -> J {
+    let env: Vec<J> = SEED
+        .iter()
+        .filter_map(|s| s.strip_prefix("toolkit.env["))
+        .collect::<Vec<_>>()
+        .chunks(2)
+        .map(|pair| {
+            let value = |s: &str| s.split_once('=').map(|(_, v)| v.to_owned()).unwrap_or_default();
+            json!({"name": value(pair[0]), "value": value(pair[1])})
+        })
+        .collect();
+    json!({"operator": {"defaultRuntime": "containerd"}, "toolkit": {"env": env}})
 }
 
-fn plan(name: &str, spec: serde_json::Value) -> serde_json::Value {
+fn gpuplan_object(name: &str, spec: J) -> J {
     json!({"apiVersion": "gpuplan.dev/v1alpha1", "kind": "GPUPlan", "metadata": {"name": name}, "spec": spec})
 }
 
@@ -47,146 +55,242 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-fn http_get(port: u16, path: &str) -> Option<String> {
+/// `GET path` on the operator's HTTP port: the status line and the body.
+fn http_get(port: u16, path: &str) -> Option<(String, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
     let mut text = String::new();
     stream.read_to_string(&mut text).ok()?;
-    Some(text)
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    Some((head.lines().next()?.to_owned(), body.to_owned()))
 }
 
-/// The operator process; its log is drained by a thread (a full pipe would block it).
-struct Operator(Child, Option<std::thread::JoinHandle<String>>);
+/// An operator process (leader election on), its log drained by a thread (a full pipe would
+/// block it).
+struct Operator {
+    child: Child,
+    log: Option<std::thread::JoinHandle<String>>,
+    port: u16,
+}
 
 impl Operator {
-    fn start(mut child: Child) -> Operator {
+    fn start(server: &KubeServer, identity: &str) -> Operator {
+        let port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gpuplan"))
+            .args(["operator", "-n", NAMESPACE, "--http-address", &format!("127.0.0.1:{port}")])
+            .arg("--kubeconfig")
+            .arg(server.kubeconfig())
+            .env("POD_NAME", identity)
+            .env("GPUPLAN_LOG", "info,kube=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("gpuplan operator starts");
         let mut stderr = child.stderr.take().expect("piped");
-        let reader = std::thread::spawn(move || {
+        let log = std::thread::spawn(move || {
             let mut log = String::new();
             let _ = stderr.read_to_string(&mut log);
             log
         });
-        Operator(child, Some(reader))
+        Operator { child, log: Some(log), port }
     }
 
-    fn log(&mut self) -> String {
-        self.1.take().and_then(|r| r.join().ok()).unwrap_or_default()
+    /// A gauge or counter of its `/metrics` page.
+    fn metric(&self, name: &str) -> Option<u64> {
+        let (_, page) = http_get(self.port, "/metrics")?;
+        page.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// SIGTERM, then its exit code and log (20 s at most).
+    fn stop(mut self) -> (Option<i32>, String) {
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).expect("signal");
+        let start = Instant::now();
+        let code = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status.code();
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                let _ = self.child.kill();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let log = self.log.take().and_then(|r| r.join().ok()).unwrap_or_default();
+        (code, log)
     }
 }
 
 impl Drop for Operator {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
-async fn status_of(api: &Api<GPUPlan>, name: &str, done: impl Fn(&GPUPlanStatus) -> bool) -> GPUPlanStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = api.get(name).await.expect("reads").status.filter(|s| done(s)) {
-            return status;
-        }
-        assert!(start.elapsed() < Duration::from_secs(60), "no such status within 60 s");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+fn condition(status: &GPUPlanStatus, t: &str) -> Option<(String, String, String)> {
+    let c = status.conditions.iter().find(|c| c.type_ == t)?;
+    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
-fn condition<'a>(status: &'a GPUPlanStatus, t: &str) -> (&'a str, &'a str, &'a str) {
-    let c = status.conditions.iter().find(|c| c.type_ == t).expect("condition");
-    (c.status.as_str(), c.reason.as_str(), c.message.as_str())
+/// The GPUPlan's condition `t` once it has `status` and `reason`.
+async fn until_condition(api: &Api<GPUPlan>, name: &str, t: &str, status: &str, reason: &str) -> GPUPlanStatus {
+    let what = format!("GPUPlan {name}: {t}={status} ({reason})");
+    eventually(WITHIN, &what, || async {
+        let s = api.get_opt(name).await.ok()??.status?;
+        let (st, re, _) = condition(&s, t)?;
+        (st == status && re == reason).then_some(s)
+    })
+    .await
+}
+
+async fn labels(nodes: &Api<Node>, name: &str) -> std::collections::BTreeMap<String, String> {
+    nodes.get(name).await.expect("the node").metadata.labels.unwrap_or_default()
 }
 
 #[tokio::test]
-async fn the_operator_reconciles_a_gpuplan_and_writes_its_status_on_a_real_api_server() {
-    let Some(server) = ApiServer::shared() else { return };
+async fn the_operator_leads_reconciles_labels_corrects_drift_and_uninstalls_a_deleted_gpuplan() {
+    let Some(server) = KubeServer::private() else { return };
     let client = server.client().await;
-    install_crd(&client).await;
-    let api: Api<GPUPlan> = Api::all(client.clone());
+    install_crd(&client, &service_monitor_crd()).await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let gpu = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "gpu-1", "labels": {
+        "feature.node.kubernetes.io/pci-10de.present": "true", "kubernetes.io/os": "linux"}}});
+    let cpu = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "cpu-1", "labels": {"kubernetes.io/os": "linux"}}});
+    for node in [gpu, cpu] {
+        nodes.create(&PostParams::default(), &serde_json::from_value(node).expect("a Node")).await.expect("created");
+    }
 
-    // The API server's own validation, from the generated schema.
-    let wrong_type = plan("wrong-type", json!({"toolkit": {"enabled": "yes"}}));
-    let err = api
-        .create(&PostParams::default(), &serde_json::from_value(wrong_type).expect("object"))
-        .await
-        .expect_err("rejected");
-    assert!(err.to_string().contains("spec.toolkit.enabled") && err.to_string().contains("boolean"), "{err}");
-    let unknown = plan("unknown-key", json!({"toolkit": {"envv": []}}));
-    let err = api
-        .patch("unknown-key", &PatchParams::apply("gpuplan-test"), &Patch::Apply(&unknown))
-        .await
-        .expect_err("an undeclared field is refused");
-    assert!(err.to_string().contains("envv"), "{err}");
+    // Without the GPUPlan CRD the operator is not ready and says why.
+    let a = Operator::start(&server, "operator-a");
+    let (_, body) = eventually(WITHIN, "/readyz answers 503", || async {
+        http_get(a.port, "/readyz").filter(|(status, _)| status.contains("503"))
+    })
+    .await;
+    assert!(body.contains("the GPUPlan CRD (gpuplans.gpuplan.dev) is not installed"), "{body}");
+    let crd = gpuplan_compiler::schema::crd();
+    install_crd(&client, &crd).await;
+    eventually(WITHIN, "/readyz answers 200 once the CRD is served", || async {
+        http_get(a.port, "/readyz").filter(|(status, _)| status.contains("200"))
+    })
+    .await;
 
-    // The operator, as a process.
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_gpuplan"))
-        .args(["operator", "--no-leader-election", "-n", "gpu-operator-e2e", "--kube-version", "1.31"])
-        .arg("--kubeconfig")
-        .arg(server.kubeconfig())
-        .args(["--http-address", &format!("127.0.0.1:{port}")])
-        .env("GPUPLAN_LOG", "info,kube=warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("gpuplan operator starts");
-    let mut operator = Operator::start(child);
-
-    let seed = json!({"operator": {"defaultRuntime": "containerd"}, "toolkit": {"env": [
-        {"name": "CONTAINERD_CONFIG", "value": "/etc/containerd/config.toml"},
-        {"name": "CONTAINERD_SET_AS_DEFAULT", "value": "true"}]}});
-    api.patch("cluster", &PatchParams::apply("gpuplan-test"), &Patch::Apply(plan("cluster", seed.clone())))
-        .await
-        .expect("a GPUPlan");
-    let status = status_of(&api, "cluster", |s| s.observed_generation == 1).await;
-    let (degraded, reason, message) = condition(&status, "Degraded");
-    assert_eq!((degraded, reason), ("True", "ApplyFailed"), "{message}");
-    assert!(
-        message.starts_with("stage pre-requisites: cannot read RuntimeClass nvidia")
-            && message.contains("the cluster does not serve this kind"),
-        "the server's answer: {message}"
-    );
-    assert_eq!(condition(&status, "Ready").0, "False");
-
-    // A spec the schema accepts but the compiler rejects: Degraded, with the diagnostics.
-    let mut bad = seed;
-    bad["toolkit"]["env"][0]["name"] = json!("CONTAINERD_CONFIGG");
-    api.patch("cluster", &PatchParams::apply("gpuplan-test"), &Patch::Apply(plan("cluster", bad)))
-        .await
-        .expect("updated");
-    let status = status_of(&api, "cluster", |s| s.observed_generation == 2).await;
-    let (degraded, reason, message) = condition(&status, "Degraded");
-    assert_eq!((degraded, reason), ("True", "InvalidSpec"));
-    assert!(
-        message.contains("CONTAINERD_CONFIGG") && message.contains("did you mean `CONTAINERD_CONFIG`?"),
-        "{message}"
-    );
-
-    // Probes and metrics.
-    let health = http_get(port, "/healthz").expect("/healthz answers");
-    assert!(health.starts_with("HTTP/1.1 200 OK"), "{health}");
-    let metrics = http_get(port, "/metrics").expect("/metrics answers");
-    let reconciles = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("gpuplan_reconciles_total "))
-        .and_then(|n| n.parse::<u64>().ok())
-        .expect("the counter");
-    assert!(reconciles >= 2, "{metrics}");
-
-    // SIGTERM: a clean stop.
-    kill(Pid::from_raw(operator.0.id() as i32), Signal::SIGTERM).expect("signal");
-    let start = Instant::now();
-    let code = loop {
-        if let Some(status) = operator.0.try_wait().expect("wait") {
-            break status.code();
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            let _ = operator.0.kill();
-            panic!("the operator did not stop on SIGTERM:\n{}", operator.log());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let log = operator.log();
+    // Two operators, one leader, through a real Lease; SIGTERM hands it over.
+    let leases: Api<Lease> = Api::namespaced(client.clone(), NAMESPACE);
+    let holder =
+        || async { leases.get_opt("gpuplan-operator").await.ok().flatten().and_then(|l| l.spec?.holder_identity) };
+    eventually(WITHIN, "operator-a holds the lease", || async { holder().await.filter(|h| h == "operator-a") }).await;
+    let b = Operator::start(&server, "operator-b");
+    eventually(WITHIN, "operator-b is up and stands by", || async { b.metric("gpuplan_leader").filter(|l| *l == 0) })
+        .await;
+    assert_eq!(a.metric("gpuplan_leader"), Some(1));
+    let (code, log) = a.stop();
     assert_eq!(code, Some(0), "{log}");
-    assert!(log.contains("stopped"), "{log}");
+    assert!(log.contains("WARN") && log.contains("the GPUPlan CRD (gpuplans.gpuplan.dev) is not installed"), "{log}");
+    eventually(WITHIN, "operator-b takes the lease over", || async { holder().await.filter(|h| h == "operator-b") })
+        .await;
+    eventually(WITHIN, "operator-b leads", || async { b.metric("gpuplan_leader").filter(|l| *l == 1) }).await;
+
+    // The API server validates a GPUPlan by the generated schema.
+    let plans: Api<GPUPlan> = Api::all(client.clone());
+    let wrong = gpuplan_object("wrong-type", json!({"toolkit": {"enabled": "yes"}}));
+    let err = plans.create(&PostParams::default(), &serde_json::from_value(wrong).expect("object")).await;
+    let err = err.expect_err("rejected").to_string();
+    assert!(err.contains("spec.toolkit.enabled") && err.contains("boolean"), "{err}");
+
+    // A GPUPlan reconciled to Ready, stage by stage, with the test as the controllers.
+    let controllers = Controllers::start(&client);
+    let apply = PatchParams::apply("gpuplan-test");
+    plans.patch("cluster", &apply, &Patch::Apply(gpuplan_object("cluster", seed_spec()))).await.expect("a GPUPlan");
+    let status = until_condition(&plans, "cluster", "Ready", "True", "Applied").await;
+    assert!(status.stages.iter().all(|s| s.ready) && status.stages.len() >= 9, "{status:?}");
+    let daemon_sets: Api<DaemonSet> = Api::namespaced(client.clone(), NAMESPACE);
+    let toolkit = daemon_sets.get("nvidia-container-toolkit-daemonset").await.expect("the node agents");
+    let release = toolkit.metadata.labels.unwrap_or_default().get("gpuplan.dev/release").cloned();
+    assert_eq!(release.as_deref(), Some("cluster"));
+    let finalizers = plans.get("cluster").await.expect("reads").metadata.finalizers.unwrap_or_default();
+    assert_eq!(finalizers, ["gpuplan.dev/uninstall"]);
+
+    // The GPU node is labelled for the plan, the CPU node is not.
+    let gpu_labels = eventually(WITHIN, "gpu-1 labelled", || async {
+        let l = labels(&nodes, "gpu-1").await;
+        l.contains_key("nvidia.com/gpu.deploy.container-toolkit").then_some(l)
+    })
+    .await;
+    assert_eq!(gpu_labels.get("nvidia.com/gpu.present").map(String::as_str), Some("true"));
+    for component in ["driver", "device-plugin", "dcgm-exporter", "operator-validator", "gpu-feature-discovery"] {
+        assert_eq!(
+            gpu_labels.get(&format!("nvidia.com/gpu.deploy.{component}")).map(String::as_str),
+            Some("true"),
+            "{component}"
+        );
+    }
+    assert!(!gpu_labels.contains_key("nvidia.com/gpu.deploy.mig-manager"), "not MIG-capable");
+    let cpu_labels = labels(&nodes, "cpu-1").await;
+    assert!(cpu_labels.keys().all(|k| !k.starts_with("nvidia.com/")), "{cpu_labels:?}");
+
+    // Drift: an edit by hand of an owned ConfigMap is put back.
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), NAMESPACE);
+    let planned = config_maps.get("nvidia-container-toolkit-entrypoint").await.expect("reads").data;
+    assert!(planned.as_ref().is_some_and(|d| d.contains_key("install.sh")), "{planned:?}");
+    let edit = json!({"data": {"install.sh": "echo someone else"}});
+    let by_hand = PatchParams { field_manager: Some("kubectl-edit".into()), ..Default::default() };
+    config_maps.patch("nvidia-container-toolkit-entrypoint", &by_hand, &Patch::Merge(&edit)).await.expect("edited");
+    let start = Instant::now();
+    while config_maps.get("nvidia-container-toolkit-entrypoint").await.expect("reads").data != planned {
+        if start.elapsed() > WITHIN {
+            let (_, log) = b.stop();
+            panic!("the ConfigMap is not put back within {WITHIN:?}:\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A spec the schema accepts but the compiler rejects: Degraded, the last good plan stays.
+    let mut bad = seed_spec();
+    bad["toolkit"]["env"][0]["name"] = json!("CONTAINERD_CONFIGG");
+    plans.patch("cluster", &apply, &Patch::Apply(gpuplan_object("cluster", bad))).await.expect("updated");
+    let status = until_condition(&plans, "cluster", "Degraded", "True", "InvalidSpec").await;
+    let (_, _, message) = condition(&status, "Degraded").expect("Degraded");
+    assert!(message.contains("did you mean `CONTAINERD_CONFIG`?"), "{message}");
+    assert_eq!(condition(&status, "Ready").map(|c| c.0).as_deref(), Some("True"), "the last good plan still runs");
+    plans.patch("cluster", &apply, &Patch::Apply(gpuplan_object("cluster", seed_spec()))).await.expect("fixed");
+    until_condition(&plans, "cluster", "Degraded", "False", "Applied").await;
+
+    // A younger GPUPlan is ignored while the active one lives...
+    plans.patch("younger", &apply, &Patch::Apply(gpuplan_object("younger", seed_spec()))).await.expect("a second");
+    until_condition(&plans, "younger", "Ready", "False", "Ignored").await;
+
+    // ...deleting the active one uninstalls its release, then the younger one is promoted.
+    plans.delete("cluster", &DeleteParams::default()).await.expect("deleted");
+    eventually(WITHIN, "GPUPlan cluster is gone", || async {
+        plans.get_opt("cluster").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    let status = until_condition(&plans, "younger", "Ready", "True", "Applied").await;
+    assert_eq!(status.revision, 1, "a release of its own");
+    let toolkit = daemon_sets.get("nvidia-container-toolkit-daemonset").await.expect("the younger's agents");
+    let release = toolkit.metadata.labels.unwrap_or_default().get("gpuplan.dev/release").cloned();
+    assert_eq!(release.as_deref(), Some("younger"));
+
+    // Deleting the last one leaves nothing of gpuplan's but its CRDs.
+    plans.delete("younger", &DeleteParams::default()).await.expect("deleted");
+    eventually(WITHIN, "GPUPlan younger is gone", || async {
+        plans.get_opt("younger").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    let left = Api::<DaemonSet>::all(client.clone()).list(&ListParams::default()).await.expect("lists").items;
+    assert!(left.is_empty(), "{:?}", left.iter().map(|d| d.metadata.name.clone()).collect::<Vec<_>>());
+    assert!(config_maps.list(&ListParams::default()).await.expect("lists").items.is_empty());
+    let gpu_labels = eventually(WITHIN, "gpu-1 loses the deploy labels", || async {
+        let l = labels(&nodes, "gpu-1").await;
+        l.keys().all(|k| !k.starts_with("nvidia.com/gpu.deploy.")).then_some(l)
+    })
+    .await;
+    assert_eq!(gpu_labels.get("nvidia.com/gpu.present").map(String::as_str), Some("true"), "it still has a GPU");
+    drop(controllers);
+
+    let (code, log) = b.stop();
+    assert_eq!(code, Some(0), "{log}");
+    for line in ["leading", "uninstalled", "stopped"] {
+        assert!(log.contains(line), "{line}: {log}");
+    }
 }
