@@ -17,8 +17,8 @@
 //! every rule of the stage's ClusterRole and Role.
 //!
 //! Helm comes from `scripts/install-helm` (`GPUPLAN_HELM`, `GPUPLAN_HELM_PYTHON`); a missing
-//! engine skips loudly, or fails under `GPUPLAN_REQUIRE_REAL=1`. Rendered YAML is read with
-//! gpuplan's own Helm-compatible loader and compared as JSON.
+//! engine fails the test, naming it (`real::component`; `GPUPLAN_SKIP_REAL=1` skips). Rendered
+//! YAML is read with gpuplan's own Helm-compatible loader and compared as JSON.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

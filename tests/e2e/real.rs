@@ -1,5 +1,8 @@
 //! Finding and running the real components the end-to-end tests need: containerd builds, the
-//! Kubernetes JSON schemas and a Python with PyYAML, all named by `target/test-deps/env`.
+//! Kubernetes JSON schemas and a Python with PyYAML, all named by `target/test-deps/env`. A
+//! missing one fails the test that needs it ([`component`]): plain `cargo test` on a machine
+//! without the test dependencies says so in its summary instead of counting tests that did not
+//! run as passed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,19 +17,32 @@ pub struct Containerd {
     pub bin: PathBuf,
 }
 
-/// The path in environment variable `var` when it exists; `None` (after saying so loudly) when
-/// unset or missing, unless `GPUPLAN_REQUIRE_REAL=1` makes that a failure. `what` names the
-/// component in the message.
+/// The path in environment variable `var` when it exists. When it does not, the test fails,
+/// naming the component (`what`) and how to install it — a test that did not run must not be
+/// counted as passed — unless `GPUPLAN_SKIP_REAL=1` says to skip such tests knowingly: then
+/// `None`, after a `SKIPPED` line on stderr. `GPUPLAN_REQUIRE_REAL=1` (`scripts/test`) makes it
+/// a failure whatever else is set.
 pub fn component(var: &str, what: &str) -> Option<PathBuf> {
     let path = std::env::var_os(var).map(PathBuf::from).filter(|p| p.exists());
     if path.is_none() {
-        let message = format!(
-            "{what} not available ({var} unset or missing): run scripts/install-test-deps and `source target/test-deps/env`"
-        );
-        assert!(std::env::var_os("GPUPLAN_REQUIRE_REAL").is_none(), "GPUPLAN_REQUIRE_REAL is set: {message}");
-        eprintln!("SKIPPED: {message}");
+        missing(&format!(
+            "{what} not available ({var} unset or missing): run scripts/install-test-deps, then \
+             `set -a; . target/test-deps/env; set +a`"
+        ));
     }
     path
+}
+
+/// A real component is missing: fail saying so, or (with `GPUPLAN_SKIP_REAL=1`, and without
+/// `GPUPLAN_REQUIRE_REAL=1`) say that the test skips.
+pub fn missing(message: &str) {
+    let set = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty() && v != "0");
+    assert!(!set("GPUPLAN_REQUIRE_REAL"), "GPUPLAN_REQUIRE_REAL is set: {message}");
+    assert!(
+        set("GPUPLAN_SKIP_REAL"),
+        "{message}\n(to skip the tests that need it instead, knowingly: GPUPLAN_SKIP_REAL=1)"
+    );
+    eprintln!("SKIPPED (GPUPLAN_SKIP_REAL=1): {message}");
 }
 
 /// The containerd of a release line, from `GPUPLAN_CONTAINERD_<LINE>` (see [`component`]).

@@ -3,8 +3,10 @@
 //! the `node-feature-discovery` block equals what Helm computes for the subchart (its own
 //! defaults under the parent chart's overrides).
 //!
-//! The upstream files are read from `../shared/upstream/` (reference data, never committed);
-//! on a machine without that checkout beside the repository the comparisons skip loudly.
+//! The upstream files are read from `../shared/upstream/` (reference data beside the repository,
+//! never committed, there for every developer and in CI). Without it the comparisons fail,
+//! saying so — a comparison that did not run is not a pass — unless `GPUPLAN_SKIP_REAL=1` says
+//! to skip them knowingly (never under `GPUPLAN_REQUIRE_REAL=1`, which `scripts/test` sets).
 
 use std::path::PathBuf;
 
@@ -15,11 +17,20 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/upstream/gpu-operator/deployments/gpu-operator")
 }
 
-/// Whether the upstream chart is there to compare with; says so when it is not.
+/// Whether the upstream chart is there to compare with. When it is not: a failure, or with
+/// `GPUPLAN_SKIP_REAL=1` (and not `GPUPLAN_REQUIRE_REAL=1`) false after saying so.
 fn have_upstream() -> bool {
     let there = root().is_dir();
     if !there {
-        eprintln!("SKIPPED: the upstream chart is not at {} (reference data beside the repository)", root().display());
+        let message =
+            format!("the upstream chart is not at {} (reference data beside the repository)", root().display());
+        let set = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty() && v != "0");
+        assert!(!set("GPUPLAN_REQUIRE_REAL"), "GPUPLAN_REQUIRE_REAL is set: {message}");
+        assert!(
+            set("GPUPLAN_SKIP_REAL"),
+            "{message}\n(to skip this comparison instead, knowingly: GPUPLAN_SKIP_REAL=1)"
+        );
+        eprintln!("SKIPPED (GPUPLAN_SKIP_REAL=1): {message}");
     }
     there
 }
