@@ -20,12 +20,15 @@ fn bench(c: &mut Criterion) {
     let effective = gpuplan_compiler::coalesce(user).expect("coalesces");
     let release =
         Release { name: "gpu-operator".into(), namespace: "gpu-operator".into(), kube_version: "1.31".into() };
-    let explanation = gpuplan_compiler::explain(&effective.values, &release, OBJECT, FIELD).expect("explains");
+    let facts = gpuplan_compiler::Facts::default();
+    let explanation = gpuplan_compiler::explain(&effective.values, &release, &facts, OBJECT, FIELD).expect("explains");
     println!("{}", explanation.to_text());
     let mut group = c.benchmark_group("explain");
     group.sample_size(10);
     group.bench_function("toolkit CONTAINERD_SOCKET on the defaults", |b| {
-        b.iter(|| black_box(gpuplan_compiler::explain(&effective.values, &release, OBJECT, FIELD).expect("explains")))
+        b.iter(|| {
+            black_box(gpuplan_compiler::explain(&effective.values, &release, &facts, OBJECT, FIELD).expect("explains"))
+        })
     });
     group.finish();
 }

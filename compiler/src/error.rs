@@ -70,6 +70,14 @@ pub enum Error {
         /// How to go on.
         hint: Option<String>,
     },
+    /// A facts file (`--facts`) cannot be read or is not node facts.
+    #[error("cannot read facts {file}: {message}")]
+    Facts {
+        /// The file as named on the command line.
+        file: Arc<str>,
+        /// What is wrong.
+        message: String,
+    },
     /// A plan file (for `gpuplan diff`) cannot be read or does not have a plan's shape.
     #[error("cannot read plan {file}{}: {message}", at(span))]
     Plan {

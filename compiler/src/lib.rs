@@ -1,20 +1,23 @@
-//! gpuplan's compiler: Helm-style values in, checked effective values and a typed config out.
-//! Pure: no file system, no clock, no environment, no network — the binary reads files and
-//! hands their text in, so the same inputs always give byte-identical output.
+//! gpuplan's compiler: Helm-style values and the cluster's facts in; checked effective values,
+//! every problem with them, a typed config, the node change and the fully resolved plan out.
+//! Pure: no file system, no clock, no environment, no network — the binary reads files (and
+//! the cluster) and hands their text in, so the same inputs always give byte-identical output.
 //!
-//! The pipeline, one public function per stage:
+//! [`compile`] is the one entry point callers use; it runs the pipeline, one public function
+//! per stage:
 //!
 //! ```text
-//! Inputs (-f files, --set* flags)
+//! Inputs (-f files, --set* flags)            Facts (--facts, --api-versions, the operator's
 //!   -> load      -> Values     user-supplied values: files merged, flags applied in Helm's
 //!                              group order, --set scalars typed by the schema
 //!   -> coalesce  -> Effective  over the built-in defaults (values/values.yaml), Helm's rules
-//!   -> check     -> Vec<Diagnostic>  schema, unrendered keys, semantic rules — all at once
-//!   -> resolve   -> Config     typed, for the stages that render the plan
+//!   -> check     -> Vec<Diagnostic>  schema, unrendered keys — all at once
+//!   -> resolve   -> Config     typed; its semantic rules, and what it needs of the facts
 //!   -> node_runtime -> NodeRuntime   what every GPU node's container runtime config becomes
-//!        (node::apply / node::revert make it on the text of a node's config files,
-//!        with gpuplan's record of what it replaced)
-//!   -> plan      -> Plan       every object, rendered, in apply order, plus the node change
+//!        (one per runtime among the GPU nodes; node::apply / node::revert make it on the text
+//!        of a node's config files, with gpuplan's record of what it replaced)
+//!   -> plan      -> Plan       every object, rendered for the facts, in apply order, plus the
+//!                              node change and the digests of the values and the facts
 //!   -> diff      -> diff::Report   what changes between two plans (or a plan file and new values)
 //! ```
 //!
@@ -24,6 +27,7 @@ pub mod config;
 pub mod diff;
 pub mod error;
 pub mod explain;
+pub mod facts;
 pub mod limits;
 pub mod node;
 pub mod origin;
@@ -37,6 +41,7 @@ use std::sync::OnceLock;
 
 pub use config::Config;
 pub use error::{Diagnostic, Error, Severity};
+pub use facts::Facts;
 pub use values::set::FileReader;
 pub use values::{FlagKind, Source, Values};
 
@@ -127,24 +132,121 @@ pub fn coalesce(user: Values) -> Result<Effective, Error> {
     Ok(Effective { user, values: Values(values), warnings })
 }
 
-/// Stage 3: every problem with the effective values, at once: the schema (unless skipped),
-/// keys gpuplan accepts but does not render, and the semantic rules of the typed config.
-pub fn check(effective: &Effective, skip_schema: bool) -> Vec<Diagnostic> {
-    let mut out = effective.warnings.clone();
-    let schema_errors = if skip_schema { Vec::new() } else { schema::check(&effective.values, &effective.user) };
-    let schema_ok = !schema::has_errors(&schema_errors);
-    out.extend(schema_errors);
-    out.extend(schema::unrendered(&effective.user));
-    if schema_ok {
-        match resolve(&effective.values) {
-            Ok(config) => {
-                out.extend(config::rules::check(&config, &effective.values));
-                let (_, diagnostics) = node_runtime(&config);
-                out.extend(with_origins(diagnostics, &effective.values));
-            }
-            Err(Error::Invalid(diagnostics)) => out.extend(diagnostics),
-            Err(other) => out.push(Diagnostic::error("", other.to_string())),
+/// What [`compile`] compiles for, besides the values.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Release name, namespace and Kubernetes version.
+    pub release: plan::Release,
+    /// What is known of the cluster (nothing: [`Facts::default`]).
+    pub facts: Facts,
+    /// `--skip-schema-validation`: the schema is not checked (keys it does not know are ignored).
+    pub skip_schema: bool,
+    /// Also warn for every value whose rendering needs a fact that was not given (`lint`).
+    pub missing_facts: bool,
+}
+
+/// Everything [`compile`] gives.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// User and effective values.
+    pub effective: Effective,
+    /// Every problem and warning, in pipeline order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The typed config, when the values have no error.
+    pub config: Option<Config>,
+    /// The node change of `operator.defaultRuntime`, when the values have no error.
+    pub node: Option<node::NodeRuntime>,
+    /// The plan, when the values have no error.
+    pub plan: Option<plan::Plan>,
+}
+
+impl Compiled {
+    /// Whether any diagnostic is an error (then there is no plan).
+    pub fn failed(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+    }
+}
+
+/// The pipeline: values and facts in, every problem and (without errors) the plan out. An
+/// input that cannot be read at all (a values file that is not YAML, a `--set` that does not
+/// parse, a release name Kubernetes refuses) is an `Err`; everything else is a diagnostic.
+pub fn compile(inputs: &Inputs, read_file: &mut FileReader<'_>, target: &Target) -> Result<Compiled, Error> {
+    compile_effective(coalesce(load(inputs, read_file)?)?, target)
+}
+
+/// [`compile`] from values already coalesced (the operator's GPUPlan spec).
+pub fn compile_effective(effective: Effective, target: &Target) -> Result<Compiled, Error> {
+    target.release.validate()?;
+    let mut diagnostics = check_values(&effective, target.skip_schema);
+    let mut compiled = Compiled { effective, diagnostics: Vec::new(), config: None, node: None, plan: None };
+    if schema::has_errors(&diagnostics) {
+        compiled.diagnostics = diagnostics;
+        return Ok(compiled);
+    }
+    let values = &compiled.effective.values;
+    let config = match resolve(values) {
+        Ok(config) => config,
+        Err(Error::Invalid(found)) => {
+            diagnostics.extend(found);
+            compiled.diagnostics = diagnostics;
+            return Ok(compiled);
         }
+        Err(other) => return Err(other),
+    };
+    diagnostics.extend(config::rules::check(&config, values));
+    let (node, found) = node_runtime(&config);
+    diagnostics.extend(with_origins(found, values));
+    let (plan_node, agents) = agents(&config, &node, &target.facts);
+    if plan_node.runtime != node.runtime {
+        diagnostics.push(Diagnostic::warning(
+            "/operator/defaultRuntime",
+            format!(
+                "no GPU node runs {} (operator.defaultRuntime): the node agent is for {}, the runtime the facts say the GPU nodes run",
+                node.runtime.name(),
+                agents.iter().map(|a| a.runtime.name()).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    diagnostics.extend(with_origins(facts::check(&config, &target.facts, target.missing_facts), values));
+    if !schema::has_errors(&diagnostics) {
+        let plan = plan_for(&config, plan_node, agents, target, values)?;
+        for omitted in plan.stages.iter().flat_map(|s| &s.omitted) {
+            diagnostics.push(Diagnostic::warning("", format!("left out: {omitted}")));
+        }
+        compiled.plan = Some(plan);
+    }
+    compiled.diagnostics = diagnostics;
+    compiled.config = Some(config);
+    compiled.node = Some(node);
+    Ok(compiled)
+}
+
+/// Stage 3: every problem with the effective values that needs no typed config, at once: the
+/// coalescing warnings, the schema (unless skipped), keys gpuplan accepts but does not render.
+pub fn check_values(effective: &Effective, skip_schema: bool) -> Vec<Diagnostic> {
+    let mut out = effective.warnings.clone();
+    if !skip_schema {
+        out.extend(schema::check(&effective.values, &effective.user));
+    }
+    out.extend(schema::unrendered(&effective.user));
+    out
+}
+
+/// Every problem with the effective values, the typed config's included (its semantic rules,
+/// the node change), without rendering a plan: [`check_values`], then [`resolve`] and its rules.
+pub fn check(effective: &Effective, skip_schema: bool) -> Vec<Diagnostic> {
+    let mut out = check_values(effective, skip_schema);
+    if schema::has_errors(&out) {
+        return out;
+    }
+    match resolve(&effective.values) {
+        Ok(config) => {
+            out.extend(config::rules::check(&config, &effective.values));
+            let (_, diagnostics) = node_runtime(&config);
+            out.extend(with_origins(diagnostics, &effective.values));
+        }
+        Err(Error::Invalid(diagnostics)) => out.extend(diagnostics),
+        Err(other) => out.push(Diagnostic::error("", other.to_string())),
     }
     out
 }
@@ -160,6 +262,30 @@ pub fn node_runtime(config: &Config) -> (node::NodeRuntime, Vec<Diagnostic>) {
     node::runtime::resolve(config)
 }
 
+/// The plan's node change and those of the node agents, never none: an agent per container
+/// runtime the facts say GPU nodes run, in runtime order (without such facts, `node`, the
+/// default runtime's); the plan's is `node` when an agent has it, else the first agent's.
+pub(crate) fn agents(
+    config: &Config,
+    node: &node::NodeRuntime,
+    facts: &Facts,
+) -> (node::NodeRuntime, Vec<node::NodeRuntime>) {
+    let runtimes = facts.gpu_runtimes().unwrap_or_default();
+    if runtimes.is_empty() {
+        return (node.clone(), vec![node.clone()]);
+    }
+    let agents: Vec<node::NodeRuntime> = runtimes
+        .into_iter()
+        .map(|runtime| match runtime == node.runtime {
+            true => node.clone(),
+            // Its diagnostics are the default runtime's over again.
+            false => node::runtime::resolve_for(config, runtime).0,
+        })
+        .collect();
+    let main = agents.iter().find(|a| a.runtime == node.runtime).unwrap_or(&agents[0]).clone();
+    (main, agents)
+}
+
 /// Give diagnostics that name a value (by pointer) the origin of that value.
 fn with_origins(diagnostics: Vec<Diagnostic>, values: &Values) -> Vec<Diagnostic> {
     diagnostics
@@ -173,7 +299,8 @@ fn with_origins(diagnostics: Vec<Diagnostic>, values: &Values) -> Vec<Diagnostic
 
 /// Stage 6: every object the install creates, rendered and in apply order, with the node
 /// change and the digest of the effective values. A release name or namespace Helm or
-/// Kubernetes would refuse is an [`Error::Name`].
+/// Kubernetes would refuse is an [`Error::Name`]. Without facts: [`compile`] is the entry
+/// point that takes them.
 pub fn plan(
     config: &Config,
     node: node::NodeRuntime,
@@ -181,9 +308,28 @@ pub fn plan(
     values: &Values,
 ) -> Result<plan::Plan, Error> {
     release.validate()?;
-    let stages = render::render(&render::Context { config, node: &node, release: &release })?;
+    let target = Target { release, facts: Facts::default(), skip_schema: false, missing_facts: false };
+    plan_for(config, node.clone(), vec![node], &target, values)
+}
+
+/// The plan for the target's facts: `agents` are the node changes of the node agents, one per
+/// runtime among the GPU nodes.
+fn plan_for(
+    config: &Config,
+    node: node::NodeRuntime,
+    agents: Vec<node::NodeRuntime>,
+    target: &Target,
+    values: &Values,
+) -> Result<plan::Plan, Error> {
+    let release = &target.release;
+    let facts = &target.facts;
+    let ctx = render::Context { config, node: &node, agents: &agents, release, facts };
+    let stages = render::render(&ctx)?;
     let crds = render::crds(&stages)?;
-    Ok(plan::build(release, stages, crds, node, values))
+    let mut plan = plan::build(release.clone(), stages, crds, node, values);
+    plan.facts_digest = facts.digest();
+    plan.runtimes = if agents.len() > 1 { agents } else { Vec::new() };
+    Ok(plan)
 }
 
 /// Stage 7 (review): what changes between two plans — objects added, removed and changed
@@ -210,14 +356,17 @@ pub fn node_runtime_from_env(
 
 /// Where one field of one object of the plan came from: its value, the values it is made from
 /// (with file and `line:col`, or `--set` #n), the rule that transformed them, the values it
-/// depends on and those the object exists by. Compiles and renders as [`plan`] does, then
-/// traces every value by changing it and rendering the object's stage again; see [`explain`](mod@explain).
+/// depends on and those the object exists by. Compiles and renders as [`compile`] does for
+/// these facts (an object named per OS or per runtime exists only with facts that say so),
+/// then traces every value by changing it and rendering the object's stage again; see
+/// [`explain`](mod@explain).
 pub fn explain(
     values: &Values,
     release: &plan::Release,
+    facts: &Facts,
     object: &str,
     field: &str,
 ) -> Result<explain::Explanation, Error> {
     release.validate()?;
-    explain::explain(values, release, object, field)
+    explain::explain(values, release, facts, object, field)
 }

@@ -4,5 +4,6 @@ pub mod agent;
 pub mod apply;
 pub mod cli;
 pub mod controller;
+pub mod facts;
 pub mod file;
 pub mod transaction;

@@ -15,6 +15,7 @@ mod chart;
 mod cli_cluster;
 mod cluster;
 mod docker;
+mod facts;
 mod kube_schema;
 mod kube_server;
 mod manifests;

@@ -97,8 +97,8 @@ fn schemas(version: &str) -> Option<Arc<Schemas>> {
     Some(Schemas::shared(&root, version).unwrap_or_else(|e| panic!("{e}")))
 }
 
-/// Every golden plan case that renders (`golden/plan/<case>/args` with an `expected.yaml`),
-/// then [`CASES`].
+/// Every golden plan case that renders (`golden/plan/<case>/args` with an `expected.yaml`;
+/// `{facts}` is `golden/facts`), then [`CASES`].
 fn cases() -> Vec<(String, Vec<String>)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/plan");
     let mut dirs: Vec<_> =
@@ -109,7 +109,7 @@ fn cases() -> Vec<(String, Vec<String>)> {
             .expect("args")
             .lines()
             .filter(|l| !l.is_empty())
-            .map(str::to_owned)
+            .map(|l| l.replace("{facts}", &root.join("../facts").display().to_string()))
             .collect();
         (format!("golden/{}", d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()), args)
     });

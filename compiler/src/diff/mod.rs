@@ -37,6 +37,8 @@ pub struct Side {
     pub objects: Vec<(Option<String>, Manifest)>,
     /// The node change, when the side is a plan.
     pub node: Option<NodeRuntime>,
+    /// With GPU nodes on several container runtimes, each runtime's node change (else empty).
+    pub runtimes: Vec<NodeRuntime>,
 }
 
 impl Side {
@@ -44,14 +46,24 @@ impl Side {
     pub fn plan(plan: &Plan) -> Side {
         let objects =
             plan.stages.iter().flat_map(|s| s.objects.iter().map(|m| (Some(s.name.clone()), m.clone()))).collect();
-        Side { objects, node: Some(plan.node.clone()) }
+        Side { objects, node: Some(plan.node.clone()), runtimes: plan.runtimes.clone() }
     }
 
     /// What a plan file held.
     pub fn document(document: &Document) -> Side {
         match document {
             Document::Plan(plan) => Side::plan(plan),
-            Document::Manifests(m) => Side { objects: m.iter().map(|m| (None, m.clone())).collect(), node: None },
+            Document::Manifests(m) => {
+                Side { objects: m.iter().map(|m| (None, m.clone())).collect(), node: None, runtimes: Vec::new() }
+            }
+        }
+    }
+
+    /// The node changes of its node agents: one per runtime, or the one node change.
+    fn agents(&self) -> Vec<&NodeRuntime> {
+        match self.runtimes.is_empty() {
+            true => self.node.iter().collect(),
+            false => self.runtimes.iter().collect(),
         }
     }
 }
@@ -175,8 +187,8 @@ pub fn compare(old: &Side, new: &Side) -> Report {
     let mut objects: Vec<ObjectDiff> = changed.into_iter().map(|(_, d)| d).collect();
     objects.extend(removed);
     objects.extend(added);
-    let node = match (&old.node, &new.node) {
-        (Some(a), Some(b)) => node::changes(a, b),
+    let node = match (old.node.is_some(), new.node.is_some()) {
+        (true, true) => node::agent_changes(&old.agents(), &new.agents()),
         _ => Vec::new(),
     };
     Report { objects, node, node_files: Vec::new() }

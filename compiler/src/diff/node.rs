@@ -128,6 +128,47 @@ pub fn changes(old: &NodeRuntime, new: &NodeRuntime) -> Vec<NodeChange> {
     out
 }
 
+/// The changed settings of every node agent's change: with one agent on each side, as
+/// [`changes`]; with GPU nodes on several runtimes, each runtime's changes (in words that name
+/// the runtime), and the runtimes that gain or lose a node agent.
+pub fn agent_changes(old: &[&NodeRuntime], new: &[&NodeRuntime]) -> Vec<NodeChange> {
+    if let ([a], [b]) = (old, new) {
+        return changes(a, b);
+    }
+    let mut runtimes: Vec<_> = old.iter().chain(new).map(|n| n.runtime).collect();
+    runtimes.sort();
+    runtimes.dedup();
+    let mut out = Vec::new();
+    for runtime in runtimes {
+        let name = runtime.name();
+        let (a, b) = (old.iter().find(|n| n.runtime == runtime), new.iter().find(|n| n.runtime == runtime));
+        match (a, b) {
+            (Some(a), Some(b)) => out.extend(changes(a, b).into_iter().map(|c| NodeChange {
+                message: format!("on {name} nodes, {}", c.message),
+                field: format!("{name}.{}", c.field),
+                ..c
+            })),
+            (None, Some(b)) => out.push(NodeChange {
+                field: "agents".into(),
+                message: format!("GPU nodes running {name} get a node agent of their own (it changes {})", b.config),
+                old: J::Null,
+                new: J::String(name.into()),
+            }),
+            (Some(a), None) => out.push(NodeChange {
+                field: "agents".into(),
+                message: format!(
+                    "GPU nodes running {name} no longer have a node agent of their own ({} is given back)",
+                    a.config
+                ),
+                old: J::String(name.into()),
+                new: J::Null,
+            }),
+            (None, None) => {}
+        }
+    }
+    out
+}
+
 /// Runtime binaries added, removed or moved, by runtime name.
 fn binaries(old: &NodeRuntime, new: &NodeRuntime) -> Vec<NodeChange> {
     let mut out = Vec::new();

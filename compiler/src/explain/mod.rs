@@ -28,6 +28,7 @@ use serde_json::Value as J;
 pub use path::FieldPath;
 
 use crate::error::Error;
+use crate::facts::Facts;
 use crate::plan::Release;
 use crate::render::{self, Context};
 use crate::values::{Node, Origin, Source, Values, dotted_path};
@@ -167,12 +168,18 @@ impl From<&Origin> for OriginInfo {
 }
 
 /// Explain one field of one object of the plan the values make.
-pub fn explain(values: &Values, release: &Release, object: &str, field: &str) -> Result<Explanation, Error> {
+pub fn explain(
+    values: &Values,
+    release: &Release,
+    facts: &Facts,
+    object: &str,
+    field: &str,
+) -> Result<Explanation, Error> {
     let path =
         FieldPath::parse(field).map_err(|(at, message)| Error::FieldSyntax { field: field.into(), at, message })?;
     let config = crate::resolve(values)?;
-    let (node, _) = crate::node_runtime(&config);
-    let stages = render::render(&Context { config: &config, node: &node, release })?;
+    let (node, agents) = crate::agents(&config, &crate::node_runtime(&config).0, facts);
+    let stages = render::render(&Context { config: &config, node: &node, agents: &agents, release, facts })?;
     let found = object::find(&stages, object, &release.namespace)?;
     let manifest = found.manifest;
     let name = match manifest.namespace() {
@@ -188,7 +195,7 @@ pub fn explain(values: &Values, release: &Release, object: &str, field: &str) ->
     })?;
     let target = Target { stage: found.stage, object: manifest, field: &canonical, value };
     let leaves = trace::leaves(values);
-    let base = trace::Base::new(values, config.clone(), release);
+    let base = trace::Base::new(values, config.clone(), release, facts);
     let effects = effects(&base, &target, &leaves);
 
     let is_secret = secret::is_secret(manifest);

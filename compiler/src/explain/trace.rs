@@ -15,6 +15,7 @@ use serde_json::Value as J;
 
 use super::path::{self, FieldPath, Segment, scalar_text};
 use crate::config::Config;
+use crate::facts::Facts;
 use crate::plan::{Manifest, Release};
 use crate::render::{Context, render_stage};
 use crate::values::{Node, Value, Values};
@@ -161,14 +162,16 @@ pub struct Base<'a> {
     pub config: Config,
     /// The release.
     pub release: &'a Release,
+    /// The cluster's facts the plan is resolved for.
+    pub facts: &'a Facts,
 }
 
 impl<'a> Base<'a> {
     /// The base for these values and their config.
-    pub fn new(values: &'a Values, config: Config, release: &'a Release) -> Self {
+    pub fn new(values: &'a Values, config: Config, release: &'a Release, facts: &'a Facts) -> Self {
         let mut json = values.to_json();
         crate::schema::prune_unknown(&mut json);
-        Base { values, json, config, release }
+        Base { values, json, config, release, facts }
     }
 }
 
@@ -201,9 +204,9 @@ fn attempt(base: &Base<'_>, target: &Target<'_>, pointer: &str, change: &Change)
     if config == base.config {
         return Effect::None;
     }
-    let release = base.release;
-    let (node, _) = crate::node_runtime(&config);
-    let ctx = Context { config: &config, node: &node, release };
+    let (release, facts) = (base.release, base.facts);
+    let (node, agents) = crate::agents(&config, &crate::node_runtime(&config).0, facts);
+    let ctx = Context { config: &config, node: &node, agents: &agents, release, facts };
     let Ok(Some(stage)) = render_stage(&ctx, target.stage) else {
         return Effect::Ignored;
     };

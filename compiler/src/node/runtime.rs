@@ -20,7 +20,7 @@ use crate::config::operator::DefaultRuntime;
 use crate::error::Diagnostic;
 
 /// Which container runtime the GPU nodes run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RuntimeKind {
     /// containerd 1.x or 2.x.
@@ -213,13 +213,19 @@ pub const DEFAULT_RUNTIME_NAME: &str = "nvidia";
 
 /// Resolve the node change from the config.
 pub fn resolve(config: &Config) -> (NodeRuntime, Vec<Diagnostic>) {
-    let mut d = Vec::new();
-    let env = Env::new(&config.toolkit.env, &mut d);
     let runtime = match config.operator.default_runtime {
         DefaultRuntime::Containerd => RuntimeKind::Containerd,
         DefaultRuntime::Crio => RuntimeKind::Crio,
         DefaultRuntime::Docker => RuntimeKind::Docker,
     };
+    resolve_for(config, runtime)
+}
+
+/// Resolve the node change for nodes running `runtime`, whatever `operator.defaultRuntime`
+/// says (a cluster whose GPU node pools run several runtimes gets one per runtime).
+pub fn resolve_for(config: &Config, runtime: RuntimeKind) -> (NodeRuntime, Vec<Diagnostic>) {
+    let mut d = Vec::new();
+    let env = Env::new(&config.toolkit.env, &mut d);
     warn_foreign_aliases(&env, runtime, &mut d);
     let text = |setting, d: &mut Vec<Diagnostic>| env.get(setting, d).map(|(v, _)| v);
 

@@ -133,6 +133,9 @@ pub struct Stage {
     pub name: String,
     /// Its objects, in apply order.
     pub objects: Vec<Manifest>,
+    /// Objects left out because the cluster's facts say their API is not served, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub omitted: Vec<String>,
 }
 
 /// The concrete change to one node's config file, when the plan was made for one.
@@ -158,6 +161,13 @@ pub struct Plan {
     pub digest: String,
     /// What every GPU node's container runtime config becomes.
     pub node: NodeRuntime,
+    /// With facts of GPU nodes on several container runtimes: the change for each runtime, in
+    /// runtime order (`node` is among them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runtimes: Vec<NodeRuntime>,
+    /// `sha256:` of the cluster facts the plan was made for; none without facts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts_digest: Option<String>,
     /// With `--node-config`: the concrete change to that node's files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub node_files: Vec<NodeFile>,
@@ -188,7 +198,7 @@ pub fn digest(values: &Values) -> String {
 pub fn build(release: Release, stages: Vec<Stage>, crds: Vec<Manifest>, node: NodeRuntime, values: &Values) -> Plan {
     let stages = stages
         .into_iter()
-        .filter(|s| !s.objects.is_empty())
+        .filter(|s| !s.objects.is_empty() || !s.omitted.is_empty())
         .map(|mut s| {
             // Stable: objects with equal keys keep their rendering order.
             s.objects.sort_by_key(order);
@@ -201,6 +211,8 @@ pub fn build(release: Release, stages: Vec<Stage>, crds: Vec<Manifest>, node: No
         release,
         digest: digest(values),
         node,
+        runtimes: Vec::new(),
+        facts_digest: None,
         node_files: Vec::new(),
         stages,
         crds,

@@ -16,14 +16,18 @@
 //! Enabled as upstream: `driver.enabled` and not `driver.nvidiaDriverCRD.enabled` (NVIDIADriver
 //! objects then describe the drivers; gpuplan does not render that path).
 //!
-//! What the upstream operator reads from the cluster at run time cannot be known ahead of time;
-//! the plan says so rather than guessing:
-//! - The image tag. Upstream appends the GPU nodes' OS, read from NFD labels, to `driver.version`
-//!   (`595.91.07` becomes `595.91.07-ubuntu22.04`; a `sha256:` digest is kept). gpuplan keeps
-//!   the version as given: give the full tag (or a digest) in `driver.version`.
+//! What the upstream operator reads from the cluster at run time comes from the cluster's facts
+//! ([`crate::facts`]):
+//! - The image tag. Upstream appends the GPU nodes' OS, read from NFD's `os_release` labels, to
+//!   `driver.version` (`595.91.07` becomes `595.91.07-ubuntu22.04`; a `sha256:` digest is
+//!   kept). With facts, gpuplan renders one DaemonSet per OS among the GPU nodes,
+//!   `nvidia-driver-daemonset-<ID><VERSION_ID>`, tagged so and selecting exactly those nodes by
+//!   the NFD labels (as upstream's NVIDIADriver path does). Without facts, the one DaemonSet
+//!   carries the version as given (and `lint` warns: NVIDIA publishes no such image).
 //! - Precompiled drivers. Upstream renders one DaemonSet per kernel version found on the nodes,
-//!   its name, image tag and node selector suffixed with that kernel. gpuplan renders the one
-//!   DaemonSet, labelled `nvidia.com/precompiled: "true"`, with the version as given.
+//!   its name, image tag (`<branch>-<kernel>-<os>`) and node selector suffixed with that kernel;
+//!   with facts, so does gpuplan (per OS and kernel). Without, the one DaemonSet, labelled
+//!   `nvidia.com/precompiled: "true"`, has the version as given.
 //! - ConfigMap keys. Upstream mounts each key of the `repoConfig`, `certConfig` and
 //!   `kernelModuleConfig` ConfigMaps as its own file (`subPath`), listing them from the cluster,
 //!   into the directory of the operator node's OS family. gpuplan mounts the files the driver
@@ -45,11 +49,14 @@ use serde::Serialize;
 use serde_json::{Value as J, json};
 use sha2::{Digest, Sha256};
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::image::reference;
 use super::operand::{Env, MANAGED_BY, Operand, Spec, pull_policy};
 use super::{Context, Out};
 use crate::config::driver::{Driver, KernelModuleType, StartupProbe};
 use crate::error::Error;
+use crate::facts::{KERNEL, OS_ID, OS_VERSION_ID, Os};
 
 /// The DaemonSet's name.
 pub const NAME: &str = "nvidia-driver-daemonset";
@@ -133,6 +140,58 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
         .or_insert_with(|| "nvidia-driver-ctr".into());
 
     let mounts = Mounts::of(driver);
+    // The account, roles, probe ConfigMap and SCC are the component's, shared by its DaemonSets.
+    let shared = view(ctx, op.clone(), &mounts);
+    for kind in ["serviceaccount", "role", "clusterrole", "rolebinding", "clusterrolebinding", "configmap", "scc"] {
+        out.emit(&format!("driver/{kind}.yaml"), &shared)?;
+    }
+    for variant in variants(ctx) {
+        let mut op = op.clone();
+        if let Some(suffix) = &variant.suffix {
+            op.rename(&format!("{NAME}-{suffix}"));
+            op.node_selector.extend(variant.selector);
+            if !driver.version.starts_with("sha256:") {
+                op.image = reference(&driver.repository, &driver.image, &format!("{}-{suffix}", driver.version));
+            }
+        }
+        out.emit("driver/daemonset.yaml", &view(ctx, op, &mounts))?;
+    }
+    Ok(())
+}
+
+/// One driver DaemonSet: a name suffix, image tag suffix and node selector for the GPU nodes of
+/// one OS (and kernel, precompiled); no suffix when the facts do not say.
+struct Variant {
+    suffix: Option<String>,
+    selector: BTreeMap<String, String>,
+}
+
+/// The driver DaemonSets the facts call for (see the module docs).
+fn variants(ctx: &Context<'_>) -> Vec<Variant> {
+    let plain = || vec![Variant { suffix: None, selector: BTreeMap::new() }];
+    let Some(os) = ctx.facts.gpu_os().filter(|os| !os.is_empty()) else { return plain() };
+    let select = |os: &Os| {
+        BTreeMap::from([(OS_ID.to_owned(), os.id.clone()), (OS_VERSION_ID.to_owned(), os.version_id.clone())])
+    };
+    if !ctx.config.driver.use_precompiled {
+        return os.iter().map(|os| Variant { suffix: Some(os.tag()), selector: select(os) }).collect();
+    }
+    let kernels: BTreeSet<(Os, String)> =
+        ctx.facts.gpu_nodes().filter_map(|n| Some((n.os()?, n.labels.get(KERNEL)?.clone()))).collect();
+    kernels
+        .into_iter()
+        .map(|(os, kernel)| {
+            let mut selector = select(&os);
+            selector.insert(KERNEL.to_owned(), kernel.clone());
+            Variant { suffix: Some(format!("{kernel}-{}", os.tag())), selector }
+        })
+        .collect()
+}
+
+/// The template's view of one driver DaemonSet.
+fn view(ctx: &Context<'_>, op: Operand, mounts: &Mounts) -> View {
+    let config = ctx.config;
+    let driver = &config.driver;
     let digest = install_digest(&op.image, ctx);
     let manager = Container {
         image: reference(&driver.manager.repository, &driver.manager.image, &driver.manager.version),
@@ -147,7 +206,7 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
         env: driver_env(ctx, &digest),
         // A non-empty `driver.args` replaces the asset's.
         args: driver.args.clone().filter(|a| !a.is_empty()).unwrap_or_else(|| vec!["init".into()]),
-        mounts: mounts.driver,
+        mounts: mounts.driver.clone(),
     };
     let peermem = driver.rdma.enabled.then(|| {
         let mut env = Env::new();
@@ -160,7 +219,7 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
             pull_policy: pull_policy(driver.image_pull_policy),
             env,
             args: vec!["reload_nvidia_peermem".into()],
-            mounts: mounts.peermem,
+            mounts: mounts.peermem.clone(),
         }
     });
     // Precompiled images carry no build tool chain: upstream skips these there.
@@ -169,7 +228,7 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
     } else {
         vec![json!({ "secretRef": { "name": driver.secret_env } })]
     };
-    let view = View {
+    View {
         managed_by: MANAGED_BY,
         account: ACCOUNT,
         probe_config_map: PROBE_CONFIG_MAP,
@@ -185,13 +244,9 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
         } else {
             "/run/mellanox/drivers/usr/src"
         },
-        extra_volumes: mounts.volumes,
+        extra_volumes: mounts.volumes.clone(),
         op,
-    };
-    for kind in ["serviceaccount", "role", "clusterrole", "rolebinding", "clusterrolebinding", "configmap", "scc"] {
-        out.emit(&format!("driver/{kind}.yaml"), &view)?;
     }
-    out.emit("driver/daemonset.yaml", &view)
 }
 
 /// The driver manager's env: the asset's eviction and drain defaults, RDMA, then
@@ -265,7 +320,7 @@ fn startup_probe(p: &StartupProbe) -> J {
 }
 
 /// The mounts and volumes of the ConfigMaps and Secrets the driver reads.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Mounts {
     driver: Vec<J>,
     peermem: Vec<J>,

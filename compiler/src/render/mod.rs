@@ -41,6 +41,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::facts::Facts;
 use crate::node::NodeRuntime;
 use crate::plan::{Manifest, Release, Stage};
 use crate::values::{Source, load::load_document};
@@ -51,10 +52,15 @@ pub use rule::Rule;
 pub struct Context<'a> {
     /// The typed values.
     pub config: &'a Config,
-    /// The node runtime change (the toolkit stage carries it to the nodes).
+    /// The node runtime change of `operator.defaultRuntime` (what operands run with).
     pub node: &'a NodeRuntime,
+    /// The node changes the node agents carry to the nodes: one per container runtime among
+    /// the GPU nodes (just [`Context::node`] when the facts do not say), in runtime order.
+    pub agents: &'a [NodeRuntime],
     /// Release name, namespace and Kubernetes version.
     pub release: &'a Release,
+    /// What is known of the cluster.
+    pub facts: &'a Facts,
 }
 
 impl Context<'_> {
@@ -67,10 +73,17 @@ impl Context<'_> {
 /// The version of gpuplan rendering the plan: the default tag of its own image.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// API groups a cluster may not serve, whose objects are left out where the facts say so (as
+/// upstream skips ServiceMonitors without the Prometheus Operator's CRD).
+pub const OPTIONAL_APIS: [&str; 1] = ["monitoring.coreos.com/"];
+
 /// Collects the objects of one stage.
 pub struct Out<'e> {
     env: &'e Environment<'static>,
+    facts: &'e Facts,
     objects: Vec<Manifest>,
+    /// Objects left out, and why.
+    omitted: Vec<String>,
 }
 
 impl Out<'_> {
@@ -91,7 +104,18 @@ impl Out<'_> {
             if values.0.is_empty() {
                 continue;
             }
-            self.objects.push(Manifest { source: format!("gpuplan/{template}"), object: values.to_json() });
+            let manifest = Manifest { source: format!("gpuplan/{template}"), object: values.to_json() };
+            let api = manifest.object["apiVersion"].as_str().unwrap_or_default();
+            if OPTIONAL_APIS.iter().any(|g| api.starts_with(g)) && self.facts.serves(api) == Some(false) {
+                self.omitted.push(format!(
+                    "{} {}/{}: the cluster does not serve {api}",
+                    manifest.kind(),
+                    manifest.namespace(),
+                    manifest.name()
+                ));
+                continue;
+            }
+            self.objects.push(manifest);
         }
         Ok(())
     }
@@ -138,9 +162,9 @@ pub fn render_stage(ctx: &Context<'_>, name: &str) -> Result<Option<Stage>, Erro
     let Some((name, render_stage)) = STAGES.iter().find(|(n, _)| *n == name) else {
         return Ok(None);
     };
-    let mut out = Out { env: environment()?, objects: Vec::new() };
+    let mut out = Out { env: environment()?, facts: ctx.facts, objects: Vec::new(), omitted: Vec::new() };
     render_stage(ctx, &mut out)?;
-    Ok(Some(Stage { name: (*name).to_owned(), objects: out.objects }))
+    Ok(Some(Stage { name: (*name).to_owned(), objects: out.objects, omitted: out.omitted }))
 }
 
 /// Every transformation rule the stages declare, for `explain`: stage-specific rules first,
@@ -167,9 +191,9 @@ pub fn render(ctx: &Context<'_>) -> Result<Vec<Stage>, Error> {
     let env = environment()?;
     let mut stages = Vec::new();
     for (name, render_stage) in STAGES {
-        let mut out = Out { env, objects: Vec::new() };
+        let mut out = Out { env, facts: ctx.facts, objects: Vec::new(), omitted: Vec::new() };
         render_stage(ctx, &mut out)?;
-        stages.push(Stage { name: name.to_owned(), objects: out.objects });
+        stages.push(Stage { name: name.to_owned(), objects: out.objects, omitted: out.omitted });
     }
     Ok(stages)
 }

@@ -377,7 +377,9 @@ fn network_policy(out: &mut Out<'_>, nfd: &Common, role: &str, policy: &NetworkP
 /// `status` keep unknown fields instead of NFD's full field-by-field schema, so the API server
 /// accepts the same objects but does not validate inside them.
 pub fn crds() -> Result<Vec<Manifest>, Error> {
-    let mut out = Out { env: super::environment()?, objects: Vec::new() };
+    // CRDs are cluster prerequisites, never optional: no facts leave them out.
+    let none = crate::facts::Facts::default();
+    let mut out = Out { env: super::environment()?, facts: &none, objects: Vec::new(), omitted: Vec::new() };
     for kind in ["nodefeature", "nodefeaturegroup", "nodefeaturerule"] {
         out.emit(&format!("node-feature-discovery/crds/{kind}.yaml"), &Static { managed_by: MANAGED_BY })?;
     }

@@ -157,6 +157,19 @@ pub fn pull_secrets(names: &[String]) -> Vec<J> {
 }
 
 impl Operand {
+    /// The operand under another DaemonSet name: the `app` label of the DaemonSet, its pods and
+    /// its selector follow, so two DaemonSets of one component never select each other's pods.
+    /// A name longer than a label value may be (63) is cut and given a hash of the whole.
+    pub fn rename(&mut self, name: &str) {
+        let name = dns_name(name);
+        for labels in [&mut self.labels, &mut self.pod_labels, &mut self.selector] {
+            if labels.contains_key("app") {
+                labels.insert("app".into(), name.clone());
+            }
+        }
+        self.name = name;
+    }
+
     /// The shared decisions for one operand.
     pub fn new(ctx: &Context<'_>, spec: &Spec<'_>) -> Operand {
         let config = ctx.config;
@@ -296,4 +309,20 @@ impl Env {
             .and_then(|e| e.get("value"))
             .and_then(J::as_str)
     }
+}
+
+/// `name` as an object name that is also a valid label value: lowercase letters, digits, `-`
+/// and `.`, at most 63 characters (longer: cut, with 8 hex digits of its SHA-256).
+pub fn dns_name(name: &str) -> String {
+    let clean: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' })
+        .collect();
+    if clean.len() <= 63 {
+        return clean;
+    }
+    use sha2::{Digest, Sha256};
+    let hash: String = Sha256::digest(name.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hash}", clean[..54].trim_end_matches(['-', '.']))
 }

@@ -23,6 +23,7 @@ use super::image::reference;
 use super::operand::{Env, MANAGED_BY, Operand, Spec, pull_policy, update_strategy};
 use super::{Context, Out, VERSION};
 use crate::error::Error;
+use crate::facts::RUNTIME_LABEL;
 use crate::node::runtime::{CrioMode, RESTART_TIMEOUT_SECONDS};
 use crate::node::{NodeRuntime, RuntimeKind, env};
 
@@ -148,18 +149,40 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
     };
     let mut op = Operand::new(ctx, &spec);
     op.update_strategy = update_strategy(config.daemonsets.update_strategy, &toolkit.max_unavailable);
+    // One node agent per container runtime among the GPU nodes, each selecting its nodes by the
+    // runtime label the operator keeps; one for all nodes when there is one runtime.
+    // The account, role and entrypoint ConfigMap are shared by the node agents' DaemonSets.
+    let shared = view(ctx, ctx.node, op.clone());
+    for kind in ["serviceaccount", "role", "rolebinding", "configmap"] {
+        out.emit(&format!("container-toolkit/{kind}.yaml"), &shared)?;
+    }
+    let several = ctx.agents.len() > 1;
+    for node in ctx.agents {
+        let mut op = op.clone();
+        if several {
+            op.rename(&format!("{NAME}-{}", node.runtime.name()));
+            op.node_selector.insert(RUNTIME_LABEL.into(), node.runtime.name().into());
+        }
+        out.emit("container-toolkit/daemonset.yaml", &view(ctx, node, op))?;
+    }
+    Ok(())
+}
+
+/// The template's view of the node agent for one node change.
+fn view(ctx: &Context<'_>, node: &NodeRuntime, op: Operand) -> View {
+    let config = ctx.config;
+    let toolkit = &config.toolkit;
     let operator = &config.operator;
     let agent_version = operator.version.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| VERSION.to_owned());
-    let node = ctx.node;
     let (agent_mounts, runtime_volumes) = runtime_mounts(node);
-    let view = View {
+    View {
         managed_by: MANAGED_BY,
         toolkit_image: op.image.clone(),
         toolkit_pull_policy: pull_policy(toolkit.image_pull_policy),
         agent_image: reference(&operator.repository, &operator.image, &agent_version),
         agent_pull_policy: pull_policy(operator.image_pull_policy),
-        install_env: install_env(ctx),
-        agent_env: agent_env(ctx),
+        install_env: install_env(ctx, node),
+        agent_env: agent_env(node),
         agent_mounts,
         runtime_volumes,
         install_dir: toolkit.install_dir.clone(),
@@ -170,16 +193,12 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
         nri: !node.configure && config.cdi.nri_plugin_enabled,
         nri_socket_dir: "/var/run/nri".into(),
         op,
-    };
-    for kind in ["serviceaccount", "role", "rolebinding", "configmap", "daemonset"] {
-        out.emit(&format!("container-toolkit/{kind}.yaml"), &view)?;
     }
-    Ok(())
 }
 
 /// The installer's env: what NVIDIA's toolkit needs to install binaries and the CDI spec,
 /// then the user's `toolkit.env`.
-fn install_env(ctx: &Context<'_>) -> Env {
+fn install_env(ctx: &Context<'_>, node: &NodeRuntime) -> Env {
     let config = ctx.config;
     let mut env = Env::new();
     env.set(env::INSTALL_DIR.write, &config.toolkit.install_dir)
@@ -196,8 +215,8 @@ fn install_env(ctx: &Context<'_>) -> Env {
         env.set(env::NRI_PLUGIN.write, "true");
     }
     env.apply(&config.toolkit.env);
-    env.set(env::RUNTIME.write, ctx.node.runtime.name());
-    if ctx.node.configure {
+    env.set(env::RUNTIME.write, node.runtime.name());
+    if node.configure {
         // The agent configures the runtime; the installer only installs, then exits.
         env.set(env::NO_RUNTIME_CONFIG.write, "true").set("NO_DAEMON", "true");
     }
@@ -242,9 +261,9 @@ pub fn agent_view(node: &NodeRuntime) -> NodeRuntime {
 /// The node agent's env: the env contract's write side ([`NodeRuntime::env`]) for the
 /// node as the agent's container sees it, so the agent resolves exactly the [`NodeRuntime`] the
 /// plan shows.
-fn agent_env(ctx: &Context<'_>) -> Env {
+fn agent_env(node: &NodeRuntime) -> Env {
     let mut env = Env::new();
-    for (name, value) in agent_view(ctx.node).env(PID_FILE) {
+    for (name, value) in agent_view(node).env(PID_FILE) {
         env.set(name, value);
     }
     env.field("NODE_NAME", "spec.nodeName");

@@ -4,7 +4,7 @@
 
 use gpuplan_compiler::explain::{Explanation, LeafInfo, Transform};
 use gpuplan_compiler::plan::Release;
-use gpuplan_compiler::{DEFAULT_VALUES, Error, FlagKind, InputFile, InputFlag, Inputs, Severity};
+use gpuplan_compiler::{DEFAULT_VALUES, Error, Facts, FlagKind, InputFile, InputFlag, Inputs, Severity};
 
 const TOOLKIT: &str = "daemonset/nvidia-container-toolkit-daemonset";
 const AGENT_ENV: &str = "spec.template.spec.containers[name=node-agent].env";
@@ -13,6 +13,16 @@ const INSTALL_ROOT: &str = "spec.template.spec.initContainers[name=toolkit-insta
 /// Explain a field of the plan for values files and `--set` flags over the defaults; the
 /// values must pass `check`.
 fn explain_with(files: &[(&str, &str)], sets: &[&str], object: &str, field: &str) -> Result<Explanation, Error> {
+    explain_for(&Facts::default(), files, sets, object, field)
+}
+
+fn explain_for(
+    facts: &Facts,
+    files: &[(&str, &str)],
+    sets: &[&str],
+    object: &str,
+    field: &str,
+) -> Result<Explanation, Error> {
     let inputs = Inputs {
         files: files.iter().map(|(name, text)| InputFile { name: (*name).into(), text: (*text).into() }).collect(),
         flags: sets.iter().map(|s| InputFlag { kind: FlagKind::Set, text: (*s).into() }).collect(),
@@ -27,7 +37,7 @@ fn explain_with(files: &[(&str, &str)], sets: &[&str], object: &str, field: &str
     assert!(errors.is_empty(), "the test's values are invalid: {errors:?}");
     let release =
         Release { name: "gpu-operator".into(), namespace: "gpu-operator".into(), kube_version: "1.31".into() };
-    gpuplan_compiler::explain(&effective.values, &release, object, field)
+    gpuplan_compiler::explain(&effective.values, &release, facts, object, field)
 }
 
 fn explain(sets: &[&str], object: &str, field: &str) -> Explanation {
@@ -212,4 +222,21 @@ fn given_a_secret_explain_prints_sizes_never_its_data() {
         let e = explain_with(&[("secrets.yaml", &file)], &[], object, "stringData").expect("explains");
         assert!(!e.to_text().contains(password));
     }
+}
+
+#[test]
+fn given_facts_explain_finds_the_driver_daemonset_of_one_os_and_traces_its_tag() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/facts/two-os.yaml");
+    let facts =
+        gpuplan_compiler::facts::read("two-os.yaml", &std::fs::read_to_string(path).expect("fixture")).expect("reads");
+    let object = "ds/nvidia-driver-daemonset-rhel9.4";
+    let field = "spec.template.spec.containers[0].image";
+    let e = explain_for(&facts, &[], &["driver.version=550.1"], object, field).expect("explains");
+    assert_eq!(e.value, "nvcr.io/nvidia/driver:550.1-rhel9.4");
+    assert_eq!(source(&e, "driver.version").leaf.origin.source, "flag");
+    // Without facts there is one driver DaemonSet for every node, and no per-OS one to explain.
+    let Err(Error::UnknownObject { hint: Some(hint), .. }) = explain_with(&[], &[], object, "metadata.name") else {
+        panic!("no such object without facts")
+    };
+    assert!(hint.contains("nvidia-driver-daemonset"), "{hint}");
 }

@@ -3,6 +3,7 @@
 mod crd;
 mod defaults;
 mod explain;
+mod facts;
 mod fixtures;
 mod golden_node;
 mod helm_conformance;

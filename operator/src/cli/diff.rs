@@ -17,6 +17,7 @@ use gpuplan_compiler::node::{self, Files, NodeRuntime};
 use gpuplan_compiler::plan::read::{Document, read};
 
 use super::cluster::{KubeArgs, desired, runtime};
+use super::facts::FactsArgs;
 use super::input::{Stdin, ValuesArgs, read_path};
 use super::template::{ReleaseArgs, compile};
 use super::{EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, print_out};
@@ -66,6 +67,9 @@ pub struct Args {
     /// Kubernetes version of the compiled side (default: the --against plan's).
     #[arg(long, value_name = "VERSION")]
     pub kube_version: Option<String>,
+    /// The cluster's facts for the new side (the old side is a plan, made for its own).
+    #[command(flatten)]
+    pub facts: FactsArgs,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Diff)]
     pub output: Output,
@@ -111,6 +115,7 @@ pub fn run(args: &Args) -> anyhow::Result<u8> {
             let release = ReleaseArgs {
                 namespace: args.namespace.clone().unwrap_or_else(|| "gpu-operator".into()),
                 kube_version: args.kube_version.clone().unwrap_or_else(|| "1.31".into()),
+                facts: args.facts.clone(),
             };
             let name = args.name.clone().unwrap_or_else(|| "gpu-operator".into());
             let Some(desired) = desired(&args.values, &name, &release)? else { return Ok(EXIT_ERROR) };
@@ -184,6 +189,7 @@ fn release(args: &Args, old: &Document) -> ReleaseArgs {
     ReleaseArgs {
         namespace: args.namespace.clone().unwrap_or(namespace),
         kube_version: args.kube_version.clone().unwrap_or(kube_version),
+        facts: args.facts.clone(),
     }
 }
 

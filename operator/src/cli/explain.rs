@@ -1,6 +1,7 @@
 //! `gpuplan explain`: where one field of one rendered object came from.
 //!
-//! Input: the object (`KIND/NAME`), the field path, the values flags, the release. Output: on
+//! Input: the object (`KIND/NAME`), the field path, the values flags, the release and the
+//! cluster's facts (`--facts`, `--api-versions`). Output: on
 //! stdout, the field's value, the values it came from with their origins (built-in
 //! `values.yaml` or a file with `line:col`, or the n-th `--set` flag), the rule that
 //! transformed them, what it depends on and what the object exists by — as text or JSON.
@@ -50,16 +51,19 @@ pub struct Args {
 
 /// Run `gpuplan explain`.
 pub fn run(args: &Args) -> anyhow::Result<u8> {
-    let compiled = args.values.compile()?;
-    if compiled.print_diagnostics() {
-        return Ok(EXIT_ERROR);
-    }
     let release = Release {
         name: args.release_name.clone(),
         namespace: args.release.namespace.clone(),
         kube_version: args.release.kube_version.clone(),
     };
-    let explanation = gpuplan_compiler::explain(&compiled.effective.values, &release, &args.object, &args.field)?;
+    let facts = args.release.facts.facts()?;
+    // The whole pipeline first: explaining a field of a plan that has errors explains nothing.
+    let compiled = args.values.compile_for(release.clone(), facts.clone(), false)?;
+    if compiled.print_diagnostics() {
+        return Ok(EXIT_ERROR);
+    }
+    let explanation =
+        gpuplan_compiler::explain(&compiled.effective.values, &release, &facts, &args.object, &args.field)?;
     let text = match args.output {
         Format::Text => explanation.to_text(),
         Format::Json => explanation.to_json(),

@@ -27,7 +27,10 @@ use anyhow::{Context, bail};
 use clap::Args;
 use gpuplan_compiler::error::{Lines, not_shown};
 use gpuplan_compiler::limits;
-use gpuplan_compiler::{Diagnostic, Effective, FlagKind, InputFile, InputFlag, Inputs, Severity, Source};
+use gpuplan_compiler::plan::{Plan, Release};
+use gpuplan_compiler::{
+    Diagnostic, Effective, Facts, FlagKind, InputFile, InputFlag, Inputs, Severity, Source, Target,
+};
 
 /// Seconds a path that is not a regular file gets to reach its end.
 pub const READ_TIMEOUT: u64 = 60;
@@ -185,7 +188,18 @@ impl ValuesArgs {
         let user = gpuplan_compiler::load(&inputs, &mut read_file)?;
         let effective = gpuplan_compiler::coalesce(user)?;
         let diagnostics = gpuplan_compiler::check(&effective, self.skip_schema_validation);
-        Ok(Compiled { inputs, effective, diagnostics })
+        Ok(Compiled { inputs, effective, diagnostics, plan: None })
+    }
+
+    /// The whole pipeline ([`gpuplan_compiler::compile`]) for a release and the cluster's
+    /// facts: every diagnostic, and the plan when there is no error.
+    pub fn compile_for(&self, release: Release, facts: Facts, missing_facts: bool) -> anyhow::Result<Compiled> {
+        let mut stdin = Stdin::default();
+        let inputs = self.inputs(&mut stdin)?;
+        let mut read_file = |path: &str| read_path(path, &mut stdin).map_err(|e| format!("{e:#}"));
+        let target = Target { release, facts, skip_schema: self.skip_schema_validation, missing_facts };
+        let compiled = gpuplan_compiler::compile(&inputs, &mut read_file, &target)?;
+        Ok(Compiled { inputs, effective: compiled.effective, diagnostics: compiled.diagnostics, plan: compiled.plan })
     }
 }
 
@@ -198,6 +212,8 @@ pub struct Compiled {
     pub effective: Effective,
     /// Every problem and warning.
     pub diagnostics: Vec<Diagnostic>,
+    /// The plan ([`ValuesArgs::compile_for`], without errors).
+    pub plan: Option<Plan>,
 }
 
 impl Compiled {

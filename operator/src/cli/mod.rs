@@ -15,6 +15,7 @@ mod cluster;
 pub mod crd;
 mod diff;
 mod explain;
+mod facts;
 pub mod input;
 mod lint;
 mod node;
@@ -64,6 +65,9 @@ pub enum Command {
     Explain(explain::Args),
     /// Print the values JSON Schema.
     Schema(schema::Args),
+    /// Print what gpuplan reads of a live cluster (nodes, their OS and runtime, served APIs),
+    /// as a file for `--facts`.
+    Facts(facts::Args),
     /// Print the GPUPlan CustomResourceDefinition (with `--all`, also PlanRelease's).
     Crd(crd::Args),
     /// Preview, apply or revert the change to a GPU node's container runtime config.
@@ -89,6 +93,7 @@ pub fn main() -> ExitCode {
         Command::Lint(args) => lint::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Schema(args) => schema::run(&args),
+        Command::Facts(args) => facts::run(&args),
         Command::Crd(args) => crd::run(&args),
         Command::Node(command) => node::run(&command),
         Command::NodeAgent(args) => agent::run(&args),

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use gpuplan_compiler::plan::{Plan, Release, name};
 
+use super::facts::FactsArgs;
 use super::input::{Compiled, ValuesArgs};
 use super::values::Format;
 use super::{EXIT_ERROR, EXIT_OK, print_out};
@@ -26,7 +27,7 @@ pub fn namespace(value: &str) -> Result<String, String> {
     name::namespace(value).map(|()| value.to_owned()).map_err(|e| e.to_string())
 }
 
-/// The release the plan is for.
+/// The release the plan is for, and the cluster it is for.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReleaseArgs {
     /// Namespace of the namespaced objects.
@@ -35,6 +36,9 @@ pub struct ReleaseArgs {
     /// Kubernetes version to render for.
     #[arg(long, value_name = "VERSION", default_value = "1.31")]
     pub kube_version: String,
+    /// The cluster's facts.
+    #[command(flatten)]
+    pub facts: FactsArgs,
 }
 
 /// Print the manifests, as `helm template` does.
@@ -91,18 +95,17 @@ pub fn compile_with_values(
     name: &str,
     release: &ReleaseArgs,
 ) -> anyhow::Result<Option<(Plan, Compiled)>> {
-    let compiled = values.compile()?;
-    if compiled.print_diagnostics() {
-        return Ok(None);
-    }
-    let config = gpuplan_compiler::resolve(&compiled.effective.values)?;
-    let (node, _) = gpuplan_compiler::node_runtime(&config);
+    let facts = release.facts.facts()?;
     let release = Release {
         name: name.to_owned(),
         namespace: release.namespace.clone(),
         kube_version: release.kube_version.clone(),
     };
-    let plan = gpuplan_compiler::plan(&config, node, release, &compiled.effective.values)?;
+    let mut compiled = values.compile_for(release, facts, false)?;
+    if compiled.print_diagnostics() {
+        return Ok(None);
+    }
+    let Some(plan) = compiled.plan.take() else { return Ok(None) };
     Ok(Some((plan, compiled)))
 }
 

@@ -1,5 +1,6 @@
-//! The golden plan cases in `golden/plan/`: given a case's arguments, `gpuplan template`
-//! prints exactly `expected.yaml` (exit 0), or fails with exactly `expected.err` (exit 2).
+//! The golden plan cases in `golden/plan/`: given a case's arguments (`{facts}` standing for
+//! `golden/facts/`, the cluster fact fixtures), `gpuplan template` prints exactly
+//! `expected.yaml` (exit 0), or fails with exactly `expected.err` (exit 2).
 //! `UPDATE_GOLDEN=1` rewrites them (review the diff); CI never sets it.
 
 use std::path::{Path, PathBuf};
@@ -24,12 +25,14 @@ fn golden_plan_cases() {
     let mut failures = Vec::new();
     let cases = cases();
     assert!(cases.len() >= 15, "golden/plan has its cases");
+    let facts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/facts");
     for case in cases {
         let args: Vec<String> = std::fs::read_to_string(case.join("args"))
             .expect("args")
             .lines()
             .filter(|l| !l.is_empty())
-            .map(str::to_owned)
+            // `{facts}` is golden/facts, where the cluster fact fixtures are.
+            .map(|l| l.replace("{facts}", &facts.display().to_string()))
             .collect();
         let out = gpuplan().arg("template").args(&args).output().expect("runs");
         let (file, actual, other) = match out.status.code() {

@@ -7,6 +7,7 @@ mod basics;
 mod chart;
 mod diff;
 mod explain;
+mod facts;
 mod golden_plan;
 mod hostile_inputs;
 mod node;

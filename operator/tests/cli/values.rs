@@ -37,7 +37,17 @@ fn seed_command_line_passes_lint_with_the_set_as_default_warning() {
     // Upstream's operator silently overrides CONTAINERD_SET_AS_DEFAULT=true when CDI is on
     // (rancher/rke2#8752); gpuplan honours it and says so.
     assert!(stdout.starts_with("warning: /toolkit/env/3/value: the NVIDIA runtime becomes the default runtime, as this variable asks\n  --> --set #9 (toolkit.env[3].value=true)\n"), "lint output:\n{stdout}");
+    // Without the cluster's facts, lint also names the values that need them.
+    assert!(stdout.ends_with("lint: 0 errors, 4 warnings\n"), "lint output:\n{stdout}");
+    let out = gpuplan().arg("lint").args(seed_args()).args(cluster_facts()).output().expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.ends_with("lint: 0 errors, 1 warning\n"), "lint output:\n{stdout}");
+}
+
+/// Facts of a cluster that serves the Prometheus Operator's API: lint then needs no more.
+fn cluster_facts() -> Vec<String> {
+    let facts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/facts/two-os.yaml");
+    vec!["--facts".into(), facts.display().to_string(), "-a".into(), "monitoring.coreos.com/v1".into()]
 }
 
 #[test]
@@ -216,7 +226,7 @@ fn a_missing_values_file_is_a_clear_error() {
 
 #[test]
 fn unrendered_keys_warn_but_lint_passes() {
-    let out = gpuplan().args(["lint", "--set", "gds.enabled=true"]).output().expect("runs");
+    let out = gpuplan().args(["lint", "--set", "gds.enabled=true"]).args(cluster_facts()).output().expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("warning: /gds: `gds` is accepted for compatibility with the upstream chart, but gpuplan does not render it\n  --> --set #1 (gds.enabled=true)\n"), "{stdout}");
