@@ -40,7 +40,7 @@ use serde_json::{Value, json};
 use super::real::component;
 
 /// gpuplan's field manager, and another manager's.
-const GPUPLAN: &str = "gpuplan";
+const GPUPLAN: &str = gpuplan::apply::FIELD_MANAGER;
 const OTHER: &str = "other-tool";
 
 /// The watchdog (see the module doc): waits for EOF on stdin, then stops the server in `$2`
