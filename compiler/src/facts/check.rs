@@ -25,9 +25,8 @@ pub fn check(config: &Config, facts: &Facts, missing: bool) -> Vec<Diagnostic> {
             Diagnostic::warning(
                 "/driver/version",
                 format!(
-                    "the upstream operator appends the GPU nodes' OS to the driver image tag ({}-ubuntu22.04, -rhel9.4, ...); without facts gpuplan renders {}, which NVIDIA does not publish",
+                    "the upstream operator appends the GPU nodes' OS to the driver image tag ({0}-ubuntu22.04, -rhel9.4, ...); without facts gpuplan renders the tag {0}, which NVIDIA does not publish",
                     driver.version,
-                    crate::render::image::reference(&driver.repository, &driver.image, &driver.version)
                 ),
             )
             .with_hint(HOW),

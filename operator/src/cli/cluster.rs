@@ -13,36 +13,16 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::ValueEnum;
 
 use super::input::ValuesArgs;
+use super::kube::{KubeArgs, runtime};
 use super::template::{ReleaseArgs, compile_with_values};
 use super::{EXIT_ERROR, EXIT_OK, print_out};
-use crate::apply::client::Connection;
 use crate::apply::engine::{Engine, Options};
 use crate::apply::progress::{Plain, Progress, Silent, Terminal};
 use crate::apply::release::{self, Desired, Mode, Outcome, Waiting};
-
-/// Where the cluster is: the same two flags on `install`, `upgrade`, `uninstall`,
-/// `diff --cluster` and `operator` (Helm's spelling: `diff`'s `--context` is helm-diff's lines of
-/// context).
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct KubeArgs {
-    /// The kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then in-cluster).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<String>,
-    /// The kubeconfig context (default: its current context).
-    #[arg(long, value_name = "NAME")]
-    pub kube_context: Option<String>,
-}
-
-impl KubeArgs {
-    /// The connection these flags describe.
-    pub fn connection(&self) -> Connection {
-        Connection { kubeconfig: self.kubeconfig.clone(), context: self.kube_context.clone() }
-    }
-}
 
 /// How to apply.
 #[derive(Debug, Clone, clap::Args)]
@@ -143,15 +123,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(bad());
     }
     Ok(Duration::from_secs_f64(total))
-}
-
-/// A tokio runtime for one command.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
 }
 
 fn progress(output: Output) -> Box<dyn Progress + Send> {

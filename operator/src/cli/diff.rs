@@ -16,7 +16,8 @@ use gpuplan_compiler::diff::{self, Side};
 use gpuplan_compiler::node::{self, Files, NodeRuntime};
 use gpuplan_compiler::plan::read::{Document, read};
 
-use super::cluster::{KubeArgs, desired, runtime};
+use super::cluster::desired;
+use super::kube::{KubeArgs, runtime};
 use super::facts::FactsArgs;
 use super::input::{Stdin, ValuesArgs, read_path};
 use super::template::{ReleaseArgs, compile};

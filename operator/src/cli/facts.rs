@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 use gpuplan_compiler::Facts;
 
-use super::cluster::{KubeArgs, runtime};
+use super::kube::{KubeArgs, runtime};
 use super::input::{Stdin, read_path};
 use super::{EXIT_OK, print_out};
 

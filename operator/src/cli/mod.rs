@@ -17,6 +17,7 @@ mod diff;
 mod explain;
 mod facts;
 pub mod input;
+mod kube;
 mod lint;
 mod node;
 mod operator;

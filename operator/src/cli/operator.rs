@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 
-use super::cluster::{KubeArgs, runtime};
+use super::kube::{KubeArgs, runtime};
 use super::{EXIT_ERROR, EXIT_OK};
 use crate::controller::reconcile::Settings;
 use crate::controller::{self, Run};
