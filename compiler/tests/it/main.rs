@@ -5,6 +5,7 @@ mod defaults;
 mod explain;
 mod facts;
 mod fixtures;
+mod fuzz;
 mod golden_node;
 mod helm_conformance;
 mod hostile_inputs;

@@ -1,0 +1,5 @@
+//! Fuzz target `yaml`: see `fuzz/src/lib.rs` for the input it builds and the properties it checks.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| gpuplan_fuzz::yaml(data));
