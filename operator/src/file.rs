@@ -9,11 +9,12 @@
 //! ends are kept as they are.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use gpuplan_compiler::limits;
 
 /// Mode of a file that did not exist before.
 const NEW_FILE_MODE: u32 = 0o644;
@@ -34,15 +35,26 @@ fn refuse_symlink(path: &Path) -> anyhow::Result<Option<fs::Metadata>> {
     }
 }
 
-/// Read a file; `None` when it does not exist.
+/// Read a file; `None` when it does not exist. At most [`limits::MAX_INPUT_BYTES`]: a config
+/// file is a few KB, and `/dev/zero` given as one must be an error, not the machine's memory.
 pub fn read(path: &Path) -> anyhow::Result<Option<String>> {
-    match fs::read(path) {
-        Ok(bytes) => {
-            String::from_utf8(bytes).map(Some).with_context(|| format!("{} is not UTF-8 text", path.display()))
-        }
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut bytes = Vec::new();
+    file.take(limits::MAX_INPUT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() > limits::MAX_INPUT_BYTES {
+        bail!(
+            "cannot read {}: it is larger than {}, gpuplan's limit for one input",
+            path.display(),
+            limits::bytes(limits::MAX_INPUT_BYTES)
+        );
     }
+    String::from_utf8(bytes).map(Some).with_context(|| format!("{} is not UTF-8 text", path.display()))
 }
 
 /// Replace `path` with `text` atomically, keeping its mode and owner.

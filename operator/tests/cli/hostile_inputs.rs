@@ -29,6 +29,18 @@ fn dev_zero_as_a_values_file_or_a_set_file_is_refused_at_64_mib() {
     }
 }
 
+#[test]
+fn dev_zero_as_a_node_config_is_refused_at_64_mib() {
+    for args in [&["node", "diff", "--config", "/dev/zero"][..], &["plan", "--node-config", "/dev/zero"]] {
+        let (code, stderr) = stderr_of(args);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(
+            stderr.contains("cannot read /dev/zero: it is larger than 64 MiB, gpuplan's limit for one input"),
+            "{stderr}"
+        );
+    }
+}
+
 fn fifo(dir: &Path) -> String {
     let path = dir.join("values.fifo");
     let made = std::process::Command::new("mkfifo").arg(&path).status().expect("mkfifo runs");
