@@ -72,7 +72,12 @@ pub fn sensitive_path(path: &str) -> bool {
 /// (`https://user:pass@host`), a PEM block, or text that names one (`password=...`, a JSON
 /// object with a `token`, a `--set-literal` value that is itself a list of assignments).
 pub fn sensitive_text(text: &str) -> bool {
-    if text.contains("-----BEGIN") || holds_secret_word(text) {
+    looks_secret(text) || holds_secret_word(text)
+}
+
+/// Whether a value has the shape of a secret: a PEM block, or a URL with a password.
+fn looks_secret(text: &str) -> bool {
+    if text.contains("-----BEGIN") {
         return true;
     }
     text.match_indices("://").any(|(at, _)| {
@@ -120,7 +125,11 @@ pub fn flag(grammar: Grammar, text: &str) -> String {
         out.push_str(key);
         let Some(value) = value else { continue };
         out.push('=');
-        let hidden = sensitive_path(key) || sensitive_text(value) || name_of(key).is_some_and(sensitive_key);
+        // The value of a `...name` key is a name (`env[0].name=API_TOKEN`), shown unless it looks
+        // like a secret itself.
+        let names = key.rsplit(['.', ']']).next().is_some_and(|last| last.to_ascii_lowercase().ends_with("name"));
+        let value_hidden = if names { looks_secret(value) } else { sensitive_text(value) };
+        let hidden = sensitive_path(key) || value_hidden || name_of(key).is_some_and(sensitive_key);
         if hidden {
             out.push_str(HIDDEN);
         } else {

@@ -284,7 +284,7 @@ pub fn to_yaml(map: &Map) -> String {
 fn write_yaml_map(out: &mut String, map: &Map, depth: usize) {
     for (k, v) in map {
         indent(out, depth);
-        write_yaml_key(out, k);
+        write_block_key(out, k, depth);
         out.push(':');
         write_yaml_child(out, &v.value, depth, false);
     }
@@ -302,7 +302,7 @@ fn write_yaml_child(out: &mut String, value: &Value, depth: usize, in_list: bool
                         indent(out, depth + 1);
                     }
                     first = false;
-                    write_yaml_key(out, k);
+                    write_block_key(out, k, depth + 1);
                     out.push(':');
                     write_yaml_child(out, &v.value, depth + 1, false);
                 }
@@ -350,6 +350,25 @@ pub(crate) fn write_yaml_scalar(out: &mut String, value: &Value, depth: usize) {
         Value::Map(_) => out.push_str("{}"),
         Value::List(_) => out.push_str("[]"),
     }
+}
+
+/// YAML's limit on an implicit key (`key: value`): one line of at most 1024 characters.
+const MAX_IMPLICIT_KEY: usize = 1024;
+
+/// A key of a block map at `depth`, followed by what precedes its `:`. A key longer than
+/// YAML allows an implicit key to be is written explicitly (`? key`, then `:` on the next line
+/// at the key's column), or no reader would take it as a key (found by fuzzing).
+fn write_block_key(out: &mut String, key: &str, depth: usize) {
+    let mut rendered = String::new();
+    write_yaml_key(&mut rendered, key);
+    if rendered.chars().count() <= MAX_IMPLICIT_KEY {
+        out.push_str(&rendered);
+        return;
+    }
+    out.push_str("? ");
+    out.push_str(&rendered);
+    out.push('\n');
+    indent(out, depth);
 }
 
 /// A map key: plain when safe, double-quoted otherwise (a block scalar cannot be a key).
@@ -519,6 +538,32 @@ mod tests {
         for s in ["nvidia", "v1.20.0", "/usr/local/nvidia", "IfNotPresent", "-foo", "a:b", "25%", "nvcr.io/nvidia"] {
             assert!(plain_is_safe(s), "{s:?} can be plain");
         }
+    }
+
+    #[test]
+    fn given_a_key_longer_than_yaml_allows_an_implicit_key_writes_it_explicitly() {
+        // Found by fuzzing: a key of more than 1024 characters printed as `key: value` read
+        // back as a document that is a string.
+        use crate::values::{Node, Origin, Source};
+        let long = "\u{8}".repeat(300);
+        let map: Map = [
+            (long.clone(), Node::new(Value::Null, Origin::new(Source::Inline))),
+            (
+                "list".into(),
+                Node::new(
+                    Value::List(vec![Node::new(
+                        Value::Map([(long.clone(), Node::new(Value::Bool(true), Origin::new(Source::Inline)))].into()),
+                        Origin::new(Source::Inline),
+                    )]),
+                    Origin::new(Source::Inline),
+                ),
+            ),
+        ]
+        .into();
+        let text = to_yaml(&map);
+        assert!(text.starts_with("? \"\\u0008"), "{text}");
+        let back = crate::values::load::load(&text, &Source::Inline).expect("reads back");
+        assert!(Value::Map(back.0).same(&Value::Map(map)), "{text}");
     }
 
     /// PyYAML rejects DEL, C1 controls and U+FFFE/U+FFFF in a stream, and reads NEL, U+2028

@@ -147,6 +147,24 @@ fn shown_index(text: &str) -> String {
     )
 }
 
+/// Whether text the parser took for a key looks like one: no quotes, braces, colons or spaces,
+/// which a key hardly has and JSON or a mistyped value always has.
+fn looks_like_a_key(text: &str) -> bool {
+    !text.contains(['"', '{', '}', ':', ' ']) && !crate::redact::sensitive_text(text)
+}
+
+/// A key as an error quotes it: Go's `%q` (Helm's text) when it looks like a key; otherwise cut
+/// before the first character that says it is not, since it may be a value taken for a key —
+/// `a="...,b=[{"password":"x"}]` leaves `password":"x"` where a key should be (found by
+/// fuzzing).
+fn shown_key(key: &str) -> String {
+    if looks_like_a_key(key) {
+        return go_quote(key);
+    }
+    let head: String = key.chars().take_while(|c| !matches!(c, '"' | '{' | '}' | ':' | ' ' | '=')).take(24).collect();
+    format!("{}… ({} characters)", go_quote(&head), key.chars().count())
+}
+
 /// Go's `%q` of a rune slice: `['n' 'a' 'm' 'e']`.
 fn go_quote_runes(s: &str) -> String {
     let runes: Vec<String> = s
@@ -284,7 +302,7 @@ impl Parser<'_, '_, '_> {
         let Until { text: key, last } = self.until(stop);
         match last {
             None if key.is_empty() => Err(Stop::Eof),
-            None => Err(msg(format!("key {} has no value", go_quote(&key)))),
+            None => Err(msg(format!("key {} has no value", shown_key(&key)))),
             Some('[') => {
                 let index = self.key_index().map_err(|e| wrap("error parsing index", e))?;
                 // The list is edited in place (taken out and put back), as Go edits it.
@@ -308,7 +326,7 @@ impl Parser<'_, '_, '_> {
             Some(',') => {
                 let node = self.node(Value::Str(String::new()))?;
                 set(data, &key, node);
-                Err(msg(format!("key {} has no value (cannot end with ,)", go_quote(&key))))
+                Err(msg(format!("key {} has no value (cannot end with ,)", shown_key(&key))))
             }
             Some(_) => {
                 let level = level + 1;
@@ -329,7 +347,7 @@ impl Parser<'_, '_, '_> {
                 };
                 let result = self.key(&mut inner, level);
                 if result.is_ok() && inner.is_empty() {
-                    return Err(msg(format!("key map {} has no value", go_quote(&key))));
+                    return Err(msg(format!("key map {} has no value", shown_key(&key))));
                 }
                 if !inner.is_empty() || existed {
                     if !existed {
@@ -440,7 +458,8 @@ impl Parser<'_, '_, '_> {
         }
         let Until { text, last } = self.until(&['[', '.', '=']);
         if !text.is_empty() {
-            return (list, Err(msg(format!("unexpected data at end of array index: {}", go_quote_runes(&text)))));
+            let runes = if looks_like_a_key(&text) { go_quote_runes(&text) } else { shown_key(&text) };
+            return (list, Err(msg(format!("unexpected data at end of array index: {runes}"))));
         }
         let Some(last) = last else {
             return (list, Err(Stop::Eof));
@@ -721,10 +740,22 @@ mod tests {
         let err = parse(FlagKind::Set, "a[99999999999999999999==,b.password=hunter2,c[0]=1").expect_err("bad index");
         assert_eq!(
             err.to_string(),
-            "failed parsing --set data: error parsing index: strconv.Atoi: parsing \"99999999999999999999\"… (an index of 43 characters): value out of range"
+            "failed parsing --set data: error parsing index: strconv.Atoi: parsing \"99999999999999999999\"… (an index of 45 characters): value out of range"
         );
         let err = parse(FlagKind::Set, "a[x]=1").expect_err("bad index");
         assert!(err.to_string().ends_with("strconv.Atoi: parsing \"x\": invalid syntax"), "{err}");
+    }
+
+    #[test]
+    fn given_a_value_taken_for_a_key_the_error_never_quotes_it_whole() {
+        // Found by fuzzing: an unbalanced quote makes the rest of a --set-json value a key.
+        let err = parse(FlagKind::SetJson, r#"a=",b=[{"password":"hunter2"}],c=1"#).expect_err("bad key");
+        assert_eq!(
+            err.detail().as_deref(),
+            Some("--set-json #1: key \"password\"… (21 characters) has no value (cannot end with ,)")
+        );
+        let err = parse(FlagKind::Set, "a.b").expect_err("no value");
+        assert_eq!(err.to_string(), "failed parsing --set data: key \"b\" has no value");
     }
 
     #[test]
