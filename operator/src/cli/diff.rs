@@ -17,9 +17,9 @@ use gpuplan_compiler::node::{self, Files, NodeRuntime};
 use gpuplan_compiler::plan::read::{Document, read};
 
 use super::cluster::desired;
-use super::kube::{KubeArgs, runtime};
 use super::facts::FactsArgs;
 use super::input::{Stdin, ValuesArgs, read_path};
+use super::kube::{KubeArgs, runtime};
 use super::template::{ReleaseArgs, compile};
 use super::{EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, print_out};
 use crate::apply::engine::{Engine, Options};

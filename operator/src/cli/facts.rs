@@ -10,8 +10,8 @@ use anyhow::Context;
 use clap::ValueEnum;
 use gpuplan_compiler::Facts;
 
-use super::kube::{KubeArgs, runtime};
 use super::input::{Stdin, read_path};
+use super::kube::{KubeArgs, runtime};
 use super::{EXIT_OK, print_out};
 
 /// Snapshot format.
