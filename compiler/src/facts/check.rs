@@ -25,8 +25,14 @@ pub fn check(config: &Config, facts: &Facts, missing: bool) -> Vec<Diagnostic> {
             Diagnostic::warning(
                 "/driver/version",
                 format!(
-                    "the upstream operator appends the GPU nodes' OS to the driver image tag ({0}-ubuntu22.04, -rhel9.4, ...); without facts gpuplan renders the tag {0}, which NVIDIA does not publish",
+                    "the upstream operator appends the GPU nodes' OS to the driver image tag ({0}-ubuntu22.04, -rhel9.4, ...); without facts gpuplan renders {1}:{0}, which NVIDIA does not publish",
                     driver.version,
+                    [driver.repository.as_str(), driver.image.as_str()]
+                        .iter()
+                        .filter(|p| !p.is_empty())
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join("/"),
                 ),
             )
             .with_hint(HOW),
