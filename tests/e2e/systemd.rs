@@ -89,7 +89,11 @@ impl Systemd {
         let (s, h, n) = (stop.clone(), healthy.clone(), served.clone());
         let thread = std::thread::spawn(move || {
             while !s.load(Ordering::SeqCst) {
-                if let Ok(unit) = std::fs::read_to_string(&request) {
+                // The shell creates the file, then writes the line: a request is complete once
+                // its newline is there (an empty read was once taken for a request).
+                if let Ok(unit) = std::fs::read_to_string(&request)
+                    && unit.ends_with('\n')
+                {
                     assert_eq!(unit.trim(), UNIT, "the agent restarts the unit it was told");
                     if h.load(Ordering::SeqCst) {
                         supervisor.resume();
