@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use gpuplan::apply::release::Desired;
 use gpuplan_compiler::plan::Release;
-use gpuplan_compiler::{FlagKind, InputFlag, Inputs};
+use gpuplan_compiler::{Facts, FlagKind, InputFlag, Inputs, Target};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, Patch, PatchParams};
@@ -53,14 +53,11 @@ pub const NODES: i64 = 2;
 pub fn desired(name: &str, namespace: &str, more: &[&str]) -> Desired {
     let flags = SEED.iter().chain(more).map(|f| InputFlag { kind: FlagKind::Set, text: (*f).to_owned() }).collect();
     let inputs = Inputs { files: Vec::new(), flags };
-    let user = gpuplan_compiler::load(&inputs, &mut |_| Err("no files".into())).expect("loads");
-    let effective = gpuplan_compiler::coalesce(user).expect("coalesces");
-    let config = gpuplan_compiler::resolve(&effective.values).expect("resolves");
-    let (node, _) = gpuplan_compiler::node_runtime(&config);
     let release = Release { name: name.into(), namespace: namespace.into(), kube_version: "1.36".into() };
-    let plan = gpuplan_compiler::plan(&config, node, release, &effective.values).expect("plans");
-    let crds = plan.crds().expect("the plan's CRDs").into_iter().map(|m| m.object).collect();
-    let mut desired = Desired::from_plan(&plan, effective.values.to_json(), crds);
+    let target = Target { release, facts: Facts::default(), skip_schema: false, missing_facts: false };
+    let compiled = gpuplan_compiler::compile(&inputs, &mut |_| Err("no files".into()), &target).expect("compiles");
+    let plan = compiled.plan.expect("a plan");
+    let mut desired = Desired::from_plan(&plan, compiled.effective.values.to_json());
     desired.shared.push(gpuplan_compiler::schema::crd());
     desired
 }

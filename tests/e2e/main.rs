@@ -20,6 +20,7 @@ mod kube_schema;
 mod kube_server;
 mod manifests;
 mod node_containerd;
+mod operator_facts;
 mod operator_real;
 mod real;
 mod supervisor;

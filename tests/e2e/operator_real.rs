@@ -33,7 +33,7 @@ const NAMESPACE: &str = "gpu-operator";
 const WITHIN: Duration = Duration::from_secs(120);
 
 /// The seed's values as a GPUPlan spec.
-fn seed_spec() -> J {
+pub fn seed_spec() -> J {
     let env: Vec<J> = SEED
         .iter()
         .filter_map(|s| s.strip_prefix("toolkit.env["))
@@ -47,7 +47,7 @@ fn seed_spec() -> J {
     json!({"operator": {"defaultRuntime": "containerd"}, "toolkit": {"env": env}})
 }
 
-fn gpuplan_object(name: &str, spec: J) -> J {
+pub fn gpuplan_object(name: &str, spec: J) -> J {
     json!({"apiVersion": "gpuplan.dev/v1alpha1", "kind": "GPUPlan", "metadata": {"name": name}, "spec": spec})
 }
 
@@ -67,14 +67,14 @@ fn http_get(port: u16, path: &str) -> Option<(String, String)> {
 
 /// An operator process (leader election on), its log drained by a thread (a full pipe would
 /// block it).
-struct Operator {
+pub struct Operator {
     child: Child,
     log: Option<std::thread::JoinHandle<String>>,
     port: u16,
 }
 
 impl Operator {
-    fn start(server: &KubeServer, identity: &str) -> Operator {
+    pub fn start(server: &KubeServer, identity: &str) -> Operator {
         let port = free_port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_gpuplan"))
             .args(["operator", "-n", NAMESPACE, "--http-address", &format!("127.0.0.1:{port}")])
@@ -96,13 +96,13 @@ impl Operator {
     }
 
     /// A gauge or counter of its `/metrics` page.
-    fn metric(&self, name: &str) -> Option<u64> {
+    pub fn metric(&self, name: &str) -> Option<u64> {
         let (_, page) = http_get(self.port, "/metrics")?;
         page.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
     }
 
     /// SIGTERM, then its exit code and log (20 s at most).
-    fn stop(mut self) -> (Option<i32>, String) {
+    pub fn stop(mut self) -> (Option<i32>, String) {
         kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).expect("signal");
         let start = Instant::now();
         let code = loop {
@@ -133,7 +133,7 @@ fn condition(status: &GPUPlanStatus, t: &str) -> Option<(String, String, String)
 }
 
 /// The GPUPlan's condition `t` once it has `status` and `reason`.
-async fn until_condition(api: &Api<GPUPlan>, name: &str, t: &str, status: &str, reason: &str) -> GPUPlanStatus {
+pub async fn until_condition(api: &Api<GPUPlan>, name: &str, t: &str, status: &str, reason: &str) -> GPUPlanStatus {
     let what = format!("GPUPlan {name}: {t}={status} ({reason})");
     eventually(WITHIN, &what, || async {
         let s = api.get_opt(name).await.ok()??.status?;
@@ -143,7 +143,7 @@ async fn until_condition(api: &Api<GPUPlan>, name: &str, t: &str, status: &str, 
     .await
 }
 
-async fn labels(nodes: &Api<Node>, name: &str) -> std::collections::BTreeMap<String, String> {
+pub async fn labels(nodes: &Api<Node>, name: &str) -> std::collections::BTreeMap<String, String> {
     nodes.get(name).await.expect("the node").metadata.labels.unwrap_or_default()
 }
 

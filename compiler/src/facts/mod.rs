@@ -50,7 +50,12 @@ pub const NVIDIA_PCI: [&str; 3] = [
     "feature.node.kubernetes.io/pci-0302_10de.present",
 ];
 
-/// The label prefixes (and names) a snapshot keeps.
+/// The prefix of the deploy labels the operator sets on GPU nodes from the plan: not facts (a
+/// plan that changed them would be compiled again for having changed them).
+const DEPLOY_PREFIX: &str = "nvidia.com/gpu.deploy.";
+
+/// The label prefixes (and names) a snapshot keeps; of them, the labels the operator derives
+/// from the plan or from `nodeInfo` ([`DEPLOY_PREFIX`], [`RUNTIME_LABEL`]) go.
 const KEPT_LABELS: [&str; 6] = [
     "feature.node.kubernetes.io/pci-",
     "feature.node.kubernetes.io/system-os_release.",
@@ -141,7 +146,9 @@ impl NodeFacts {
 
     /// The node with only the labels gpuplan reads.
     fn trimmed(mut self) -> NodeFacts {
-        self.labels.retain(|k, _| KEPT_LABELS.iter().any(|p| k.starts_with(p)));
+        self.labels.retain(|k, _| {
+            KEPT_LABELS.iter().any(|p| k.starts_with(p)) && !k.starts_with(DEPLOY_PREFIX) && k != RUNTIME_LABEL
+        });
         self
     }
 }
@@ -249,7 +256,16 @@ mod tests {
         let facts = Facts::default().with_nodes(vec![
             node("b", &[(NVIDIA_PCI[0], "true"), (OS_ID, "rhel"), (OS_VERSION_ID, "9.4")], "cri-o://1.30.6"),
             node("a", &[(GPU_PRESENT, "true"), (OS_ID, "ubuntu"), (OS_VERSION_ID, "22.04")], "containerd://1.7.24"),
-            node("c", &[(OS_ID, "ubuntu"), (OS_VERSION_ID, "24.04"), ("team", "web")], "docker://27.3.1"),
+            node(
+                "c",
+                &[
+                    (OS_ID, "ubuntu"),
+                    (OS_VERSION_ID, "24.04"),
+                    ("team", "web"),
+                    ("nvidia.com/gpu.deploy.driver", "true"),
+                ],
+                "docker://27.3.1",
+            ),
         ]);
         let names: Vec<&str> = facts.gpu_nodes().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["a", "b"], "sorted by name; c has no GPU");
@@ -257,7 +273,10 @@ mod tests {
         assert_eq!(tags, ["rhel9.4", "ubuntu22.04"]);
         let runtimes: Vec<RuntimeKind> = facts.gpu_runtimes().expect("known").into_iter().collect();
         assert_eq!(runtimes, [RuntimeKind::Containerd, RuntimeKind::Crio]);
-        assert!(!facts.nodes.as_ref().expect("nodes")[2].labels.contains_key("team"), "unrelated labels go");
+        let c = &facts.nodes.as_ref().expect("nodes")[2].labels;
+        assert!(!c.contains_key("team"), "unrelated labels go");
+        assert!(!c.contains_key("nvidia.com/gpu.deploy.driver"), "the operator's own labels go too");
+        assert!(c.contains_key(OS_ID));
         assert_eq!(facts.serves("monitoring.coreos.com/v1"), None);
         assert!(facts.digest().is_some_and(|d| d.starts_with("sha256:")));
         assert_eq!(Facts::default().digest(), None);

@@ -173,8 +173,9 @@ pub struct Plan {
     pub node_files: Vec<NodeFile>,
     /// The stages, in order, each with its objects.
     pub stages: Vec<Stage>,
-    /// The CustomResourceDefinitions the stages' custom resources need (not printed: Helm keeps
-    /// a chart's CRDs apart from its templates too).
+    /// The CustomResourceDefinitions the stages' custom resources need, which Helm would install
+    /// from a chart's `crds/` before anything else. Not printed (Helm keeps a chart's CRDs apart
+    /// from its templates too), so a plan read back from a file has none.
     #[serde(skip)]
     pub crds: Vec<Manifest>,
 }
@@ -224,13 +225,6 @@ impl Plan {
     pub fn with_node_files(mut self, files: &[FileChange]) -> Plan {
         self.node_files = files.iter().map(|f| NodeFile { path: f.path.clone(), diff: f.unified() }).collect();
         self
-    }
-
-    /// The CustomResourceDefinitions the plan's custom resources need, which Helm would install
-    /// from a chart's `crds/` before anything else (rendered with the plan). A plan read back
-    /// from a file has none: they are not part of its text.
-    pub fn crds(&self) -> Result<Vec<Manifest>, Error> {
-        Ok(self.crds.clone())
     }
 
     /// Every object, stage after stage.

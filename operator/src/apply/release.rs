@@ -55,11 +55,12 @@ pub struct Desired {
 }
 
 impl Desired {
-    /// A plan's release; `crds` (the CRDs the plan's custom resources need) go first.
-    pub fn from_plan(plan: &Plan, values: J, crds: Vec<J>) -> Desired {
+    /// A plan's release: the CRDs its custom resources need (`plan.crds`) first, as a stage
+    /// of their own, then its stages.
+    pub fn from_plan(plan: &Plan, values: J) -> Desired {
         let mut stages: Vec<(String, Vec<J>)> = Vec::new();
-        if !crds.is_empty() {
-            stages.push(("crds".into(), crds));
+        if !plan.crds.is_empty() {
+            stages.push(("crds".into(), plan.crds.iter().map(|m| m.object.clone()).collect()));
         }
         stages
             .extend(plan.stages.iter().map(|s| (s.name.clone(), s.objects.iter().map(|m| m.object.clone()).collect())));

@@ -177,8 +177,7 @@ const OPERATOR_STAGE: &str = "gpuplan-operator";
 /// deploys the operator, the `GPUPlan` CRD; `None` after printing errors.
 pub fn desired(values: &ValuesArgs, name: &str, release: &ReleaseArgs) -> anyhow::Result<Option<Desired>> {
     let Some((plan, compiled)) = compile_with_values(values, name, release)? else { return Ok(None) };
-    let crds = plan.crds()?.into_iter().map(|m| m.object).collect();
-    let mut desired = Desired::from_plan(&plan, compiled.effective.values.to_json(), crds);
+    let mut desired = Desired::from_plan(&plan, compiled.effective.values.to_json());
     if plan.stages.iter().any(|s| s.name == OPERATOR_STAGE) {
         desired.shared.push(gpuplan_compiler::schema::crd());
     }

@@ -114,7 +114,7 @@ pub fn run_template(args: &TemplateArgs) -> anyhow::Result<u8> {
     let Some(plan) = compile(&args.values, &args.name, &args.release)? else {
         return Ok(EXIT_ERROR);
     };
-    let crds = if args.include_crds { plan.crds()? } else { Vec::new() };
+    let crds = if args.include_crds { plan.crds.clone() } else { Vec::new() };
     match &args.output_dir {
         None => {
             let mut text: String =

@@ -81,4 +81,11 @@ pub struct GPUPlanStatus {
     /// Nodes labelled `nvidia.com/gpu.present=true`.
     #[serde(default)]
     pub gpu_nodes: u64,
+    /// `sha256:` of the cluster's facts the plan applied was compiled for.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub facts_digest: String,
+    /// The DaemonSets of the plan applied: a driver per GPU node OS, a node agent per
+    /// container runtime, the other operands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub daemon_sets: Vec<String>,
 }

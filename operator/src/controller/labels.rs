@@ -10,7 +10,10 @@
 //!   `mig-manager` only on MIG-capable nodes;
 //! - `nvidia.com/gpu.deploy.operands=false` strips every deploy label from the node;
 //! - a deploy label gpuplan would have set (`true`) for a component the plan no longer has, or
-//!   on a node without a GPU, is removed.
+//!   on a node without a GPU, is removed;
+//! - [`RUNTIME`] (`gpuplan.dev/container-runtime`) names the container runtime a GPU node runs,
+//!   from its `nodeInfo.containerRuntimeVersion`: a plan for GPU nodes on several runtimes
+//!   selects each runtime's node agent by it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,6 +21,8 @@ use serde_json::Value as J;
 
 /// Set on nodes with an NVIDIA GPU.
 pub const GPU_PRESENT: &str = "nvidia.com/gpu.present";
+/// The container runtime of a GPU node (`containerd`, `crio`, `docker`).
+pub const RUNTIME: &str = gpuplan_compiler::facts::RUNTIME_LABEL;
 /// The prefix of the per-component deploy labels.
 pub const DEPLOY_PREFIX: &str = "nvidia.com/gpu.deploy.";
 /// `false` strips all deploy labels.
@@ -86,6 +91,21 @@ pub fn changes(labels: &BTreeMap<String, String>, deploy: &BTreeSet<String>) -> 
         } else if current == Some("true") {
             out.insert(key.clone(), None);
         }
+    }
+    out
+}
+
+/// The change to a node's [`RUNTIME`] label for the runtime it reports
+/// (`containerd://1.7.24`): set on a GPU node to the runtime's name; removed when the runtime is
+/// one gpuplan does not know; left alone on other nodes.
+pub fn runtime(labels: &BTreeMap<String, String>, container_runtime_version: &str) -> BTreeMap<String, Option<String>> {
+    let mut out = BTreeMap::new();
+    if !has_gpu(labels) {
+        return out;
+    }
+    let wanted = gpuplan_compiler::facts::runtime_of(container_runtime_version).map(|r| r.name().to_owned());
+    if labels.get(RUNTIME) != wanted.as_ref() && (wanted.is_some() || labels.contains_key(RUNTIME)) {
+        out.insert(RUNTIME.to_owned(), wanted);
     }
     out
 }
@@ -169,6 +189,18 @@ mod tests {
     fn given_a_mig_capable_node_mig_manager_is_deployed() {
         let node = labels(&[NVIDIA, (GPU_PRESENT, "true"), (PRODUCT, "NVIDIA-H100-80GB-HBM3")]);
         assert_eq!(changes(&node, &deploy(&["mig-manager"])), set(&[(MIG_MANAGER, Some("true"))]));
+    }
+
+    #[test]
+    fn given_a_gpu_nodes_runtime_it_is_labelled_once_and_kept_right() {
+        let node = labels(&[NVIDIA]);
+        assert_eq!(runtime(&node, "cri-o://1.30.6"), set(&[(RUNTIME, Some("crio"))]));
+        let labelled = labels(&[NVIDIA, (RUNTIME, "crio")]);
+        assert_eq!(runtime(&labelled, "cri-o://1.30.6"), BTreeMap::new(), "nothing to write");
+        assert_eq!(runtime(&labelled, "containerd://2.1.0"), set(&[(RUNTIME, Some("containerd"))]), "migrated");
+        assert_eq!(runtime(&labelled, "rkt://1.0"), set(&[(RUNTIME, None)]), "unknown: no agent selects it");
+        assert_eq!(runtime(&labels(&[NVIDIA]), ""), BTreeMap::new());
+        assert_eq!(runtime(&labels(&[]), "docker://27.3.1"), BTreeMap::new(), "not a GPU node");
     }
 
     #[test]

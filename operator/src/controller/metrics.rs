@@ -1,7 +1,8 @@
 //! The operator's metrics, in Prometheus' text format.
 //!
 //! Input: counts recorded by the reconcilers. Output: the `/metrics` page: reconciles and
-//! failures, reconcile duration (a histogram), objects written, GPU nodes, leadership.
+//! failures, reconcile duration (a histogram), objects written, changes of the cluster's
+//! facts, GPU nodes, leadership.
 
 use std::fmt::Write;
 use std::sync::RwLock;
@@ -20,6 +21,8 @@ pub struct Metrics {
     duration_micros: AtomicU64,
     objects_written: AtomicU64,
     gpu_nodes: AtomicU64,
+    /// Times the cluster's facts changed (each recompiles the plans).
+    pub facts_changes: AtomicU64,
     /// This process leads (and reconciles).
     pub leader: AtomicBool,
     /// The operator can reconcile GPUPlans: connected, and the GPUPlan CRD is served.
@@ -126,6 +129,12 @@ impl Metrics {
             &[(String::new(), n(&self.objects_written).to_string())],
         );
         metric(
+            "gpuplan_facts_changes_total",
+            "counter",
+            "Changes of the cluster's facts (a node's OS or container runtime, the served APIs), each compiling the plan again.",
+            &[(String::new(), n(&self.facts_changes).to_string())],
+        );
+        metric(
             "gpuplan_gpu_nodes",
             "gauge",
             "Nodes labelled nvidia.com/gpu.present=true.",
@@ -152,6 +161,7 @@ mod tests {
         m.reconciled(true, Duration::from_millis(80), 3);
         m.reconciled(false, Duration::from_secs(3), 0);
         m.set_gpu_nodes(2);
+        m.facts_changes.fetch_add(1, Ordering::Relaxed);
         let page = m.render();
         for line in [
             "gpuplan_reconciles_total 2",
@@ -162,6 +172,7 @@ mod tests {
             "gpuplan_reconcile_duration_seconds_sum 3.08",
             "gpuplan_objects_written_total 3",
             "gpuplan_gpu_nodes 2",
+            "gpuplan_facts_changes_total 1",
             "# TYPE gpuplan_reconcile_duration_seconds histogram",
         ] {
             assert!(page.lines().any(|l| l == line), "{line} in\n{page}");

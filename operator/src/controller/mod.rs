@@ -4,7 +4,9 @@
 //! Input: a kube client and [`Run`] settings. Output: until SIGTERM/SIGINT, two controllers
 //! (kube-rs runtime): GPUPlans reconciled to the cluster through the apply engine — also when
 //! an object they own drifts (watched by the release label), and uninstalled when deleted (a
-//! finalizer, `reconcile.rs`) — and GPU nodes labelled for the active plan; plus `/healthz`,
+//! finalizer, `reconcile.rs`) and compiled again when the cluster's facts change (a node with a
+//! new OS or container runtime, an API served or gone: `facts.rs`) — and GPU nodes labelled
+//! for the active plan and with their container runtime; plus `/healthz`,
 //! `/readyz`, `/metrics`, Kubernetes Events, and a leader Lease so only one replica acts. On
 //! shutdown the lease is handed over.
 //!
@@ -15,13 +17,15 @@
 //!
 //! ```text
 //! kind       the GPUPlan custom resource (spec = values, status)
+//! facts      the cluster's facts from the node store and discovery; recompile on change
 //! reconcile  GPUPlan -> compile -> apply (look once per stage) -> status; Node -> labels
 //! status     conditions Ready / Progressing / Degraded from what a reconcile found
-//! labels     nvidia.com/gpu.present and nvidia.com/gpu.deploy.* rules
+//! labels     nvidia.com/gpu.present, nvidia.com/gpu.deploy.* and the runtime label
 //! lease      leader election
 //! metrics    counters and the Prometheus page; http serves it with the probes
 //! ```
 
+pub mod facts;
 pub mod http;
 pub mod kind;
 pub mod labels;
@@ -205,7 +209,22 @@ pub async fn run(client: kube::Client, mut run: Run) -> anyhow::Result<()> {
         relabel,
         promote,
         nodes: nodes.store(),
+        live: facts::Live { kube_version: Some(version.git_version.clone()), ..facts::Live::default() },
     });
+    // The plans are compiled again when the cluster's facts change (a node with a new OS or
+    // runtime, an API served or gone).
+    let facts_watch = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let promote = ctx.promote.clone();
+            facts::watch(ctx.client.clone(), &ctx.live, ctx.nodes.clone(), |digest| {
+                tracing::info!(digest, "the cluster's facts changed: compiling the plan again");
+                ctx.metrics.facts_changes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let _ = promote.unbounded_send(());
+            })
+            .await;
+        })
+    };
     // Nodes are labelled for what is deployed, whoever deployed it (a GPUPlan, or `gpuplan
     // install` with no GPUPlan at all).
     let refresher = {
@@ -277,6 +296,7 @@ pub async fn run(client: kube::Client, mut run: Run) -> anyhow::Result<()> {
     }
 
     refresher.abort();
+    facts_watch.abort();
     served_check.abort();
     if let Some(renewals) = renewals {
         renewals.abort();

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use gpuplan_compiler::plan::Release;
 use gpuplan_compiler::values::{Origin, Source, Value, Values};
+use gpuplan_compiler::{Diagnostic, Facts, Severity, Target};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -37,7 +38,7 @@ use serde_json::{Value as J, json};
 use super::kind::{GPUPlan, GPUPlanStatus};
 use super::labels;
 use super::metrics::Metrics;
-use super::status::{self, Verdict};
+use super::status::{self, Shape, Verdict};
 use crate::apply::engine::{Action as Done, Engine, Options};
 use crate::apply::progress::Silent;
 use crate::apply::record;
@@ -82,6 +83,8 @@ pub struct Context {
     pub promote: futures::channel::mpsc::UnboundedSender<()>,
     /// The nodes, as the node controller sees them.
     pub nodes: Store<Node>,
+    /// The rest of the cluster's facts.
+    pub live: super::facts::Live,
 }
 
 /// A failed reconcile (kube's controller wants a `std::error::Error`).
@@ -108,32 +111,45 @@ impl From<kube::Error> for Failure {
     }
 }
 
-/// The release a spec describes, or the diagnostics that reject it.
-pub fn compile(spec: &serde_json::Map<String, J>, name: &str, settings: &Settings) -> Result<Desired, String> {
+/// The release a spec describes for the cluster's facts: [`gpuplan_compiler::compile_effective`]
+/// of the spec's values; a spec with errors is [`gpuplan_compiler::Error::Invalid`] with them.
+pub fn compile(
+    spec: &serde_json::Map<String, J>,
+    name: &str,
+    settings: &Settings,
+    facts: Facts,
+) -> Result<Desired, gpuplan_compiler::Error> {
     let origin = Origin::new(Source::File(format!("GPUPlan {name} spec").into()));
     let Value::Map(map) = Value::from_json(&J::Object(spec.clone()), &origin) else {
-        return Err("the spec is not a map".into());
+        return Err(gpuplan_compiler::Error::Invalid(vec![Diagnostic::error("", "the spec is not a map")]));
     };
-    let effective = gpuplan_compiler::coalesce(Values(map)).map_err(|e| e.to_string())?;
-    let diagnostics = gpuplan_compiler::check(&effective, false);
-    if gpuplan_compiler::schema::has_errors(&diagnostics) {
-        let errors: Vec<String> = diagnostics
-            .iter()
-            .filter(|d| d.severity == gpuplan_compiler::Severity::Error)
-            .map(|d| d.to_string())
-            .collect();
-        return Err(errors.join("\n"));
-    }
-    let config = gpuplan_compiler::resolve(&effective.values).map_err(|e| e.to_string())?;
-    let (node, _) = gpuplan_compiler::node_runtime(&config);
+    let effective = gpuplan_compiler::coalesce(Values(map))?;
     let release = Release {
         name: name.into(),
         namespace: settings.namespace.clone(),
         kube_version: settings.kube_version.clone(),
     };
-    let plan = gpuplan_compiler::plan(&config, node, release, &effective.values).map_err(|e| e.to_string())?;
-    let crds = plan.crds().map_err(|e| e.to_string())?.into_iter().map(|m| m.object).collect();
-    Ok(Desired::from_plan(&plan, effective.values.to_json(), crds))
+    let target = Target { release, facts, skip_schema: false, missing_facts: false };
+    let compiled = gpuplan_compiler::compile_effective(effective, &target)?;
+    match compiled.plan {
+        Some(plan) => Ok(Desired::from_plan(&plan, compiled.effective.values.to_json())),
+        None => Err(gpuplan_compiler::Error::Invalid(
+            compiled.diagnostics.into_iter().filter(|d| d.severity == Severity::Error).collect(),
+        )),
+    }
+}
+
+/// The facts a plan is compiled for: the nodes once the node watch has listed them, and the
+/// served APIs once discovery has answered (compiling before either would render a plan the
+/// next look takes back: DaemonSets for no OS, ServiceMonitors of an API not served).
+async fn facts(ctx: &Context) -> anyhow::Result<Facts> {
+    if !super::facts::until_listed(&ctx.nodes, Duration::from_secs(30)).await {
+        anyhow::bail!("the node watch has not listed the cluster's nodes within 30 s");
+    }
+    if ctx.live.api_versions.read().map(|a| a.is_none()).unwrap_or(true) {
+        ctx.live.discover(&ctx.client).await?;
+    }
+    Ok(ctx.live.facts(&ctx.nodes))
 }
 
 fn now() -> String {
@@ -255,9 +271,18 @@ pub async fn reconcile(plan: Arc<GPUPlan>, ctx: Arc<Context>) -> Result<Action, 
     if !held.iter().any(|f| f == FINALIZER) {
         set_finalizers(&ctx, &plan, held.into_iter().chain([FINALIZER.to_owned()]).collect()).await?;
     }
-    let desired = match compile(&plan.spec.values, &name, &ctx.settings) {
+    let facts = facts(&ctx).await?;
+    let facts_digest = facts.digest().unwrap_or_default();
+    ctx.live.compiled_for(&facts_digest);
+    let desired = match compile(&plan.spec.values, &name, &ctx.settings, facts) {
         Ok(desired) => desired,
-        Err(diagnostics) => {
+        Err(e) => {
+            let diagnostics = match e {
+                gpuplan_compiler::Error::Invalid(found) => {
+                    found.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+                }
+                other => other.to_string(),
+            };
             tracing::warn!(gpuplan = %name, %diagnostics, "the spec is rejected; the last good plan stays applied");
             report(&ctx, &plan, &Verdict::InvalidSpec { diagnostics }).await?;
             ctx.metrics.reconciled(false, started.elapsed(), 0);
@@ -295,6 +320,13 @@ pub async fn reconcile(plan: Arc<GPUPlan>, ctx: Arc<Context>) -> Result<Action, 
         let _ = ctx.relabel.unbounded_send(());
     }
     let stages: Vec<String> = outcome.stages.iter().map(|s| s.name.clone()).collect();
+    let mut daemon_sets: Vec<String> = desired
+        .objects()
+        .filter(|o| o["kind"] == "DaemonSet")
+        .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_owned))
+        .collect();
+    daemon_sets.sort();
+    let shape = Shape { facts_digest, daemon_sets };
     let (verdict, next) = match outcome.pending {
         Some(pending) => {
             let ready = stages[..stages.len().saturating_sub(1)].to_vec();
@@ -304,13 +336,14 @@ pub async fn reconcile(plan: Arc<GPUPlan>, ctx: Arc<Context>) -> Result<Action, 
                 ready,
                 stage: pending.stage,
                 reason: pending.reason,
+                shape,
             };
             (v, ctx.settings.requeue_progressing)
         }
         None => {
             let objects = desired.objects().count();
             (
-                Verdict::Applied { digest: outcome.digest, revision: outcome.revision, stages, objects },
+                Verdict::Applied { digest: outcome.digest, revision: outcome.revision, stages, objects, shape },
                 ctx.settings.requeue_ready,
             )
         }
@@ -358,6 +391,8 @@ pub async fn reconcile_node(node: Arc<Node>, ctx: Arc<Context>) -> Result<Action
         // No plan applied yet: only say whether there is a GPU; leave deploy labels alone.
         changes.retain(|k, _| k == labels::GPU_PRESENT);
     }
+    let info = node.status.as_ref().and_then(|s| s.node_info.as_ref());
+    changes.extend(labels::runtime(&current, info.map_or("", |i| i.container_runtime_version.as_str())));
     if changes.is_empty() {
         return Ok(Action::await_change());
     }

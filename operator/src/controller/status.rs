@@ -8,6 +8,16 @@
 
 use super::kind::{Condition, GPUPlanStatus, StageStatus};
 
+/// What the cluster's facts made of the plan applied: what a person looks for when a node
+/// with a new OS or runtime joins.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Shape {
+    /// `sha256:` of the facts the plan was compiled for.
+    pub facts_digest: String,
+    /// The plan's DaemonSets (a driver per GPU node OS, a node agent per runtime), sorted.
+    pub daemon_sets: Vec<String>,
+}
+
 /// What a reconcile found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -21,6 +31,8 @@ pub enum Verdict {
         stages: Vec<String>,
         /// Objects in the plan.
         objects: usize,
+        /// What the facts made of it.
+        shape: Shape,
     },
     /// Stages up to `stage` applied; `stage` is not ready yet.
     Progressing {
@@ -34,6 +46,8 @@ pub enum Verdict {
         stage: String,
         /// What it waits for.
         reason: String,
+        /// What the facts made of it.
+        shape: Shape,
     },
     /// The spec does not compile; the last good plan stays applied.
     InvalidSpec {
@@ -77,12 +91,15 @@ pub fn next(previous: &GPUPlanStatus, generation: i64, verdict: &Verdict, gpu_no
         conditions: Vec::new(),
         stages: previous.stages.clone(),
         gpu_nodes,
+        facts_digest: previous.facts_digest.clone(),
+        daemon_sets: previous.daemon_sets.clone(),
     };
     let c = |t: &str, on: bool, reason: &str, message: String| condition(t, on, reason, message, generation, now);
     let previous_ready = previous.conditions.iter().find(|c| c.type_ == "Ready").cloned();
     status.conditions = match verdict {
-        Verdict::Applied { digest, revision, stages, objects } => {
+        Verdict::Applied { digest, revision, stages, objects, shape } => {
             status.digest = digest.clone();
+            (status.facts_digest, status.daemon_sets) = (shape.facts_digest.clone(), shape.daemon_sets.clone());
             status.revision = *revision;
             status.stages =
                 stages.iter().map(|s| StageStatus { name: s.clone(), ready: true, message: String::new() }).collect();
@@ -93,8 +110,9 @@ pub fn next(previous: &GPUPlanStatus, generation: i64, verdict: &Verdict, gpu_no
                 c("Degraded", false, "Applied", "the plan applied cleanly".into()),
             ]
         }
-        Verdict::Progressing { digest, revision, ready, stage, reason } => {
+        Verdict::Progressing { digest, revision, ready, stage, reason, shape } => {
             status.digest = digest.clone();
+            (status.facts_digest, status.daemon_sets) = (shape.facts_digest.clone(), shape.daemon_sets.clone());
             status.revision = *revision;
             status.stages =
                 ready.iter().map(|s| StageStatus { name: s.clone(), ready: true, message: String::new() }).collect();
@@ -159,7 +177,9 @@ mod tests {
     use super::*;
 
     fn applied() -> Verdict {
-        Verdict::Applied { digest: "sha256:a".into(), revision: 2, stages: vec!["driver".into()], objects: 5 }
+        let daemon_sets = vec!["nvidia-driver-daemonset-ubuntu22.04".into()];
+        let shape = Shape { facts_digest: "sha256:f".into(), daemon_sets };
+        Verdict::Applied { digest: "sha256:a".into(), revision: 2, stages: vec!["driver".into()], objects: 5, shape }
     }
 
     fn ready(status: &GPUPlanStatus) -> &Condition {
@@ -182,6 +202,7 @@ mod tests {
             next(&good, 4, &Verdict::InvalidSpec { diagnostics: "error: /toolkit/envv: unknown key".into() }, 0, "t2");
         assert_eq!(ready(&bad).status, "True", "the last good plan still runs");
         assert_eq!(bad.digest, "sha256:a");
+        assert_eq!((bad.facts_digest.as_str(), bad.daemon_sets.len()), ("sha256:f", 1), "what still runs");
         let degraded = bad.conditions.iter().find(|c| c.type_ == "Degraded").expect("Degraded");
         assert_eq!((degraded.status.as_str(), degraded.last_transition_time.as_str()), ("True", "t2"));
         assert!(degraded.message.ends_with("error: /toolkit/envv: unknown key"));
@@ -196,6 +217,7 @@ mod tests {
             ready: vec!["pre-requisites".into()],
             stage: "driver".into(),
             reason: "DaemonSet gpu-operator/nvidia-driver-daemonset: 0 of 2 pods updated, 0 available".into(),
+            shape: Shape::default(),
         };
         let s = next(&GPUPlanStatus::default(), 1, &v, 2, "t");
         assert_eq!(

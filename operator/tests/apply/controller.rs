@@ -6,12 +6,14 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use gpuplan::controller::facts::Live;
 use gpuplan::controller::kind::{GPUPlan, GPUPlanStatus};
 use gpuplan::controller::metrics::Metrics;
 use gpuplan::controller::reconcile::{self, Context, Settings};
 use k8s_openapi::api::core::v1::Node;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::store::Writer;
+use kube::runtime::watcher::Event;
 use serde_json::{Value as J, json};
 
 use super::mock::Server;
@@ -36,10 +38,22 @@ fn context(server: &Server) -> (Arc<Context>, Signals) {
 
 /// The context, and what it asks of the controllers: relabel every node, look at every GPUPlan.
 fn context_and_signals(server: &Server) -> (Arc<Context>, Signals, Signals) {
+    let (ctx, relabel, promote, _nodes) = context_with_nodes(server, Vec::new());
+    (ctx, relabel, promote)
+}
+
+/// A context whose node watch has listed `nodes`; its writer, to add more.
+fn context_with_nodes(server: &Server, nodes: Vec<Node>) -> (Arc<Context>, Signals, Signals, Writer<Node>) {
     let client = server.client();
     let (relabel, relabel_rx) = futures::channel::mpsc::unbounded();
     let (promote, promote_rx) = futures::channel::mpsc::unbounded();
-    let nodes = Writer::<Node>::default().as_reader();
+    let mut writer = Writer::<Node>::default();
+    writer.apply_watcher_event(&Event::Init);
+    for node in nodes {
+        writer.apply_watcher_event(&Event::InitApply(node));
+    }
+    writer.apply_watcher_event(&Event::InitDone);
+    let nodes = writer.as_reader();
     let ctx = Context {
         client: client.clone(),
         settings: settings(),
@@ -52,8 +66,9 @@ fn context_and_signals(server: &Server) -> (Arc<Context>, Signals, Signals) {
         relabel,
         promote,
         nodes,
+        live: Live::default(),
     };
-    (Arc::new(ctx), relabel_rx, promote_rx)
+    (Arc::new(ctx), relabel_rx, promote_rx, writer)
 }
 
 const PLANS: (&str, &str, &str, &str) = ("/apis/gpuplan.dev", "gpuplans", "", "");
@@ -471,4 +486,115 @@ async fn given_no_lease_api_leader_election_fails_at_once_saying_why() {
     let err = result.expect("gives up at once").expect_err("no Leases");
     let text = format!("{err:#}");
     assert!(text.contains("does not serve Leases") && text.contains("--no-leader-election"), "{text}");
+}
+
+/// A GPU node as NFD labels it and the kubelet reports it.
+fn gpu_node(name: &str, os: (&str, &str), runtime: &str) -> Node {
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {
+            "feature.node.kubernetes.io/pci-10de.present": "true",
+            "feature.node.kubernetes.io/system-os_release.ID": os.0,
+            "feature.node.kubernetes.io/system-os_release.VERSION_ID": os.1,
+        }},
+        "status": {"nodeInfo": {"containerRuntimeVersion": runtime, "osImage": "", "kernelVersion": "",
+            "architecture": "amd64", "bootID": "", "kubeProxyVersion": "", "kubeletVersion": "", "machineID": "",
+            "operatingSystem": "linux", "systemUUID": ""}},
+    }))
+    .expect("a Node")
+}
+
+fn daemonsets(server: &Server) -> Vec<String> {
+    server.with(|s| s.objects.keys().filter(|k| k.1 == "daemonsets").map(|k| k.3.clone()).collect())
+}
+
+#[tokio::test]
+async fn given_a_node_with_a_new_os_and_runtime_joining_the_plan_is_compiled_again_for_it() {
+    let server = Server::default();
+    let ubuntu = gpu_node("gpu-ubuntu", ("ubuntu", "22.04"), "containerd://1.7.24");
+    let (ctx, _relabel, mut promote, mut nodes) = context_with_nodes(&server, vec![ubuntu]);
+    reconcile::reconcile(put(&server, "cluster", seed(), 1, "2026-11-28T00:00:00Z"), ctx.clone()).await.expect("plan");
+    let status = get(&server, "cluster").status.clone().expect("status");
+    assert!(status.daemon_sets.contains(&"nvidia-driver-daemonset-ubuntu22.04".to_owned()), "{status:?}");
+    assert!(status.daemon_sets.contains(&"nvidia-container-toolkit-daemonset".to_owned()), "one runtime, one agent");
+    assert!(status.facts_digest.starts_with("sha256:"));
+    let before = status.facts_digest.clone();
+
+    // The watch looks every LOOK_EVERY and says when the facts moved.
+    let (changed_tx, mut changed) = futures::channel::mpsc::unbounded::<String>();
+    let watch = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let store = ctx.nodes.clone();
+            gpuplan::controller::facts::watch(ctx.client.clone(), &ctx.live, store, |d| {
+                let _ = changed_tx.unbounded_send(d.to_owned());
+            })
+            .await;
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    nodes.apply_watcher_event(&Event::Apply(gpu_node("gpu-rhel", ("rhel", "9.4"), "cri-o://1.30.6")));
+    let digest = tokio::time::timeout(Duration::from_secs(10), futures::StreamExt::next(&mut changed))
+        .await
+        .expect("the facts watch sees the new node")
+        .expect("a digest");
+    watch.abort();
+    assert_ne!(digest, before);
+    let _ = promote.try_recv();
+
+    reconcile::reconcile(get(&server, "cluster"), ctx.clone()).await.expect("plan");
+    let status = get(&server, "cluster").status.clone().expect("status");
+    assert_eq!(status.facts_digest, digest, "the status says which facts the plan is for");
+    for ds in [
+        "nvidia-driver-daemonset-rhel9.4",
+        "nvidia-driver-daemonset-ubuntu22.04",
+        "nvidia-container-toolkit-daemonset-containerd",
+        "nvidia-container-toolkit-daemonset-crio",
+    ] {
+        assert!(status.daemon_sets.contains(&ds.to_owned()), "{ds} in {:?}", status.daemon_sets);
+        assert!(daemonsets(&server).contains(&ds.to_owned()), "{ds} applied");
+    }
+    assert!(
+        !daemonsets(&server).contains(&"nvidia-container-toolkit-daemonset".to_owned()),
+        "the lone agent is pruned"
+    );
+
+    // Nothing changed since: a pass writes nothing.
+    server.reset_calls();
+    reconcile::reconcile(get(&server, "cluster"), ctx).await.expect("plan");
+    assert_eq!(writes(&server), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn given_a_cluster_without_the_prometheus_operator_its_service_monitors_are_left_out() {
+    let spec = json!({"dcgmExporter": {"serviceMonitor": {"enabled": true}}});
+    let monitors = |server: &Server| server.with(|s| s.objects.keys().filter(|k| k.1 == "servicemonitors").count());
+    let with = Server::default();
+    let (ctx, _relabel, _promote) = context_and_signals(&with);
+    reconcile::reconcile(put(&with, "cluster", spec.clone(), 1, "2026-11-28T00:00:00Z"), ctx).await.expect("plan");
+    assert!(monitors(&with) > 0, "monitoring.coreos.com/v1 served: ServiceMonitors applied");
+
+    let without = Server::default();
+    without.with(|s| s.served = Some(vec!["apps/v1".into(), "rbac.authorization.k8s.io/v1".into()]));
+    let (ctx, _relabel, _promote) = context_and_signals(&without);
+    reconcile::reconcile(put(&without, "cluster", spec, 1, "2026-11-28T00:00:00Z"), ctx).await.expect("plan");
+    let status = get(&without, "cluster").status.clone().expect("status");
+    let (ready, _, message) = condition(&status, "Ready");
+    assert_eq!(ready, "True", "{message}");
+    assert_eq!(monitors(&without), 0, "not served: left out, and the plan still applies");
+}
+
+#[tokio::test]
+async fn given_gpu_nodes_each_is_labelled_with_its_container_runtime() {
+    let server = Server::default();
+    let (ctx, _relabel, _promote) = context_and_signals(&server);
+    let node = gpu_node("gpu-1", ("ubuntu", "22.04"), "docker://27.3.1");
+    let key = ("/api".to_owned(), "nodes".to_owned(), String::new(), "gpu-1".to_owned());
+    server.with(|s| s.objects.insert(key.clone(), serde_json::to_value(&node).expect("json")));
+    reconcile::reconcile_node(Arc::new(node), ctx.clone()).await.expect("labels");
+    let labels = server.with(|s| s.objects[&key]["metadata"]["labels"].clone());
+    assert_eq!(labels["gpuplan.dev/container-runtime"], "docker", "{labels}");
+    server.reset_calls();
+    let node: Node = serde_json::from_value(server.with(|s| s.objects[&key].clone())).expect("node");
+    reconcile::reconcile_node(Arc::new(node), ctx).await.expect("labels");
+    assert_eq!(writes(&server), Vec::<String>::new(), "labelled once");
 }

@@ -12,7 +12,7 @@ use gpuplan::apply::progress::Silent;
 use gpuplan::apply::record::{self, Phase};
 use gpuplan::apply::release::{self, Desired, Mode, Waiting};
 use gpuplan_compiler::plan::Release;
-use gpuplan_compiler::{FlagKind, InputFlag, Inputs};
+use gpuplan_compiler::{Facts, FlagKind, InputFlag, Inputs, Target};
 use mock::{Fault, Server};
 
 fn desired(flags: &[&str]) -> Desired {
@@ -24,13 +24,13 @@ fn release_of(name: &str, namespace: &str, flags: &[&str]) -> Desired {
         files: Vec::new(),
         flags: flags.iter().map(|f| InputFlag { kind: FlagKind::Set, text: (*f).to_owned() }).collect(),
     };
-    let user = gpuplan_compiler::load(&inputs, &mut |_| Err("no files".into())).expect("loads");
-    let effective = gpuplan_compiler::coalesce(user).expect("coalesces");
-    let config = gpuplan_compiler::resolve(&effective.values).expect("resolves");
-    let (node, _) = gpuplan_compiler::node_runtime(&config);
     let release = Release { name: name.into(), namespace: namespace.into(), kube_version: "1.31".into() };
-    let plan = gpuplan_compiler::plan(&config, node, release, &effective.values).expect("plans");
-    Desired::from_plan(&plan, effective.values.to_json(), Vec::new())
+    let target = Target { release, facts: Facts::default(), skip_schema: false, missing_facts: false };
+    let compiled = gpuplan_compiler::compile(&inputs, &mut |_| Err("no files".into()), &target).expect("compiles");
+    let mut plan = compiled.plan.expect("a plan");
+    // The mock serves no CustomResourceDefinitions: the release's own objects only.
+    plan.crds.clear();
+    Desired::from_plan(&plan, compiled.effective.values.to_json())
 }
 
 fn engine(server: &Server, desired: &Desired) -> Engine {

@@ -82,9 +82,23 @@ pub struct State {
     pub never_ready: Vec<String>,
     /// Objects deleted in the foreground stay this many GETs (with a deletionTimestamp).
     pub linger: usize,
+    /// The API group/versions discovery lists besides `v1` (`None`: [`SERVED`]).
+    pub served: Option<Vec<String>>,
     lingering: BTreeMap<(String, String, String, String), usize>,
     version: u64,
 }
+
+/// What discovery lists by default: the groups of every kind a plan has, and the Prometheus
+/// Operator's (so that a plan renders its ServiceMonitors, as without facts).
+pub const SERVED: [&str; 7] = [
+    "apps/v1",
+    "rbac.authorization.k8s.io/v1",
+    "node.k8s.io/v1",
+    "apiextensions.k8s.io/v1",
+    "coordination.k8s.io/v1",
+    "gpuplan.dev/v1alpha1",
+    "monitoring.coreos.com/v1",
+];
 
 /// The mock server, shared with the task that answers requests.
 #[derive(Clone, Default)]
@@ -168,6 +182,13 @@ impl State {
             }
             return status(fault.code, fault.reason, &fault.message.clone());
         }
+        match (method, path.trim_end_matches('/')) {
+            ("GET", "/api") => {
+                return (200, json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}));
+            }
+            ("GET", "/apis") => return (200, self.groups()),
+            _ => {}
+        }
         let Some(p) = parse(path) else {
             return status(404, "NotFound", "the server could not find the requested resource");
         };
@@ -182,6 +203,28 @@ impl State {
             ("DELETE", false) => self.delete(&p, body.as_ref()),
             _ => status(405, "MethodNotAllowed", "not supported by the mock"),
         }
+    }
+
+    /// Discovery's group list: every group/version served, each group's first as preferred.
+    fn groups(&self) -> J {
+        let served: Vec<String> = self.served.clone().unwrap_or_else(|| SERVED.map(str::to_owned).to_vec());
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        for gv in served {
+            let Some((group, version)) = gv.split_once('/') else { continue };
+            match groups.iter_mut().find(|(g, _)| g == group) {
+                Some((_, versions)) => versions.push(version.to_owned()),
+                None => groups.push((group.to_owned(), vec![version.to_owned()])),
+            }
+        }
+        let groups: Vec<J> = groups
+            .iter()
+            .map(|(g, versions)| {
+                let versions: Vec<J> =
+                    versions.iter().map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v})).collect();
+                json!({"name": g, "versions": versions, "preferredVersion": versions[0]})
+            })
+            .collect();
+        json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
     }
 
     fn get(&mut self, p: &Path) -> (u16, J) {

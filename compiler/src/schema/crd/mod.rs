@@ -113,6 +113,12 @@ fn status() -> J {
             "digest": string("The digest of the plan last applied."),
             "revision": integer("The release revision last applied: 1 for the install, +1 per change."),
             "gpuNodes": integer("How many nodes the operator labelled as GPU nodes."),
+            "factsDigest": string("The digest of the cluster's facts (nodes' OS and container runtime, served APIs) the plan was compiled for."),
+            "daemonSets": {
+                "type": "array",
+                "description": "The DaemonSets of the plan last applied: a driver per GPU node OS, a node agent per container runtime, the other operands.",
+                "items": {"type": "string"}
+            },
             "conditions": {
                 "type": "array",
                 "description": "The latest observations of the plan's state (`Ready`, ...), one per type.",
