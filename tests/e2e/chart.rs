@@ -387,7 +387,7 @@ fn chart_operator_is_the_plans_operator() {
     }
 }
 
-/// A role's rules as (group, resource, verb) triples; `*` resources stand for gpuplan.dev's.
+/// A role's rules as (group, resource, verb) triples.
 fn rules(role: &Value) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for rule in role["rules"].as_array().expect("rules") {
@@ -395,12 +395,7 @@ fn rules(role: &Value) -> Vec<(String, String, String)> {
             rule[key].as_array().expect(key).iter().map(|v| v.as_str().expect("a string").to_owned()).collect()
         };
         for group in strings("apiGroups") {
-            for mut resource in strings("resources") {
-                if resource == "*" {
-                    // The plan grants `gpuplan.dev/*`; the chart names what it needs.
-                    assert_eq!(group, "gpuplan.dev", "only gpuplan.dev is granted with `*`");
-                    resource = "gpuplans".into();
-                }
+            for resource in strings("resources") {
                 for verb in strings("verbs") {
                     out.push((group.clone(), resource.clone(), verb));
                 }

@@ -201,13 +201,8 @@ fn namespaced_rules() -> Vec<J> {
 /// resources.
 fn cluster_rules(ctx: &Context<'_>) -> Vec<J> {
     let config = ctx.config;
-    let nfd = &config.node_feature_discovery;
     // Labelling the namespace for Pod Security Admission needs `patch` on it.
     let namespace_verbs: &[&str] = if config.psa.enabled { &["get", "patch"] } else { &["get"] };
-    // NFD's topology updater brings its NodeResourceTopology CRD as an object of the plan.
-    let topology_crd = config.nfd.enabled && nfd.topology_updater.enable && nfd.topology_updater.create_crds;
-    let crd_verbs: Vec<&str> =
-        if topology_crd { READ.iter().copied().chain(["create", "update", "patch"]).collect() } else { READ.to_vec() };
     let mut rules = vec![
         // GPU node labels: `nvidia.com/gpu.present` and `nvidia.com/gpu.deploy.*`.
         rule("", &["nodes"], &["get", "list", "watch", "patch"]),
@@ -217,12 +212,28 @@ fn cluster_rules(ctx: &Context<'_>) -> Vec<J> {
         rule("events.k8s.io", &["events"], &["create", "patch"]),
         rule("rbac.authorization.k8s.io", &["clusterroles", "clusterrolebindings"], &rbac_verbs()),
         rule("node.k8s.io", &["runtimeclasses"], &EDIT),
-        rule("apiextensions.k8s.io", &["customresourcedefinitions"], &crd_verbs),
+        // The first stage of every release: the release record's CRD and the plan's own (NFD's,
+        // its topology updater's), uninstalled with the release.
+        rule("apiextensions.k8s.io", &["customresourcedefinitions"], &EDIT),
         // The chart's `nvidia-kernel-modules` rule (`nfd.nodefeaturerules`).
         rule("nfd.k8s-sigs.io", &["nodefeaturerules"], &EDIT),
-        // The resource whose spec is the values, and its status (`*` covers subresources).
-        rule("gpuplan.dev", &["*"], &["get", "list", "watch", "update", "patch"]),
+        // The resource whose spec is the values, and its status.
+        rule("gpuplan.dev", &["gpuplans"], &["get", "list", "watch", "update", "patch"]),
+        rule("gpuplan.dev", &["gpuplans/status"], &["get", "update", "patch"]),
+        // The release record: written on every apply, deleted on uninstall.
+        rule("gpuplan.dev", &["planreleases"], &EDIT),
     ];
+    // The operator watches its objects for drift, and looks for a release's leftovers, across
+    // namespaces (by the release label, which RBAC cannot narrow to): reading only, and only
+    // the kinds a plan renders (secrets, pods and leases are read in its namespaces alone).
+    rules.extend([
+        rule("", &["configmaps", "serviceaccounts", "services"], &READ),
+        rule("apps", &["daemonsets", "deployments"], &READ),
+        rule("rbac.authorization.k8s.io", &["roles", "rolebindings"], &READ),
+        rule("monitoring.coreos.com", &["podmonitors", "prometheusrules", "servicemonitors"], &READ),
+        rule("networking.k8s.io", &["networkpolicies"], &READ),
+        rule("policy", &["poddisruptionbudgets"], &READ),
+    ]);
     if config.platform.openshift {
         // The operands' SecurityContextConstraints, which their Roles `use`.
         let verbs: Vec<&str> = EDIT.iter().copied().chain(["use"]).collect();

@@ -598,3 +598,63 @@ async fn given_gpu_nodes_each_is_labelled_with_its_container_runtime() {
     reconcile::reconcile_node(Arc::new(node), ctx).await.expect("labels");
     assert_eq!(writes(&server), Vec::<String>::new(), "labelled once");
 }
+
+/// Whether RBAC rules allow a verb on a group's resource (`*` matches any group, resource or
+/// verb, subresources included, as Kubernetes' authorizer has it).
+fn allows(rules: &J, group: &str, resource: &str, verb: &str) -> bool {
+    let has = |list: &J, want: &str| list.as_array().is_some_and(|l| l.iter().any(|v| v == want || v == "*"));
+    rules.as_array().is_some_and(|rules| {
+        rules.iter().any(|r| has(&r["apiGroups"], group) && has(&r["resources"], resource) && has(&r["verbs"], verb))
+    })
+}
+
+/// The operator runs with the RBAC its own plan gives it (the `gpuplan-operator` ClusterRole,
+/// and the Role in the release's namespace). Every request it makes to install the seed's plan,
+/// label a GPU node, look again, and uninstall when its GPUPlan is deleted must be allowed by
+/// them — the release record and the CRDs included — or the deployed operator fails where the
+/// test server (which has no authorizer) cannot show it.
+#[tokio::test]
+async fn given_the_plans_own_rbac_every_request_of_the_operator_is_allowed() {
+    let server = Server::default();
+    let (ctx, _relabel) = context(&server);
+    reconcile::reconcile(put(&server, "cluster", seed(), 1, "2026-11-28T00:00:00Z"), ctx.clone())
+        .await
+        .expect("install");
+    let node = gpu_node("gpu-1", ("ubuntu", "22.04"), "containerd://1.7.24");
+    let key = ("/api".to_owned(), "nodes".to_owned(), String::new(), "gpu-1".to_owned());
+    server.with(|s| s.objects.insert(key, serde_json::to_value(&node).expect("json")));
+    reconcile::reconcile_node(Arc::new(node), ctx.clone()).await.expect("labels");
+    reconcile::refresh_deploy(&ctx).await.expect("reads");
+    reconcile::reconcile(get(&server, "cluster"), ctx.clone()).await.expect("again");
+    let role_of = |plural: &str, namespace: &str| {
+        server.with(|s| {
+            let key = (
+                "/apis/rbac.authorization.k8s.io".to_owned(),
+                plural.to_owned(),
+                namespace.to_owned(),
+                "gpuplan-operator".to_owned(),
+            );
+            s.objects.get(&key).map(|o| o["rules"].clone()).expect("the plan's operator RBAC is applied")
+        })
+    };
+    let cluster = role_of("clusterroles", "");
+    let namespaced = role_of("roles", "gpu-operator");
+    reconcile::reconcile(delete(&server, "cluster"), ctx).await.expect("uninstall");
+
+    let mut denied: Vec<String> = Vec::new();
+    let mut asked = 0;
+    for call in server.calls() {
+        let Some(access) = call.access() else { continue };
+        for verb in &access.verbs {
+            asked += 1;
+            let allowed = allows(&cluster, &access.group, &access.resource, verb)
+                || (access.namespace == "gpu-operator" && allows(&namespaced, &access.group, &access.resource, verb));
+            let what = format!("{verb} {}/{} in {:?}", access.group, access.resource, access.namespace);
+            if !allowed && !denied.contains(&what) {
+                denied.push(what);
+            }
+        }
+    }
+    assert!(asked > 100, "the operator asked {asked} times");
+    assert_eq!(denied, Vec::<String>::new(), "requests the plan's RBAC does not allow");
+}

@@ -30,9 +30,46 @@ pub struct Call {
     pub query: String,
     /// The JSON body, if any.
     pub body: Option<J>,
+    /// Whether it would create an object: a POST, or an apply of an object not stored yet
+    /// (which Kubernetes authorizes as `create` as well as `patch`).
+    pub creates: bool,
+}
+
+/// What a request asks of RBAC: API group, resource (`plural` or `plural/sub`), namespace
+/// (empty for cluster-scoped requests and lists across namespaces) and the verbs it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub group: String,
+    pub resource: String,
+    pub namespace: String,
+    pub verbs: Vec<&'static str>,
 }
 
 impl Call {
+    /// What the request needs RBAC to allow, as the API server's authorizer sees it; `None` for
+    /// discovery, which every authenticated user may read.
+    pub fn access(&self) -> Option<Access> {
+        let p = parse(&self.path)?;
+        let group = p.key.0.strip_prefix("/apis/").unwrap_or("").to_owned();
+        let resource = match &p.sub {
+            Some(sub) => format!("{}/{sub}", p.key.1),
+            None => p.key.1.clone(),
+        };
+        let verbs: Vec<&'static str> = match (self.method.as_str(), p.collection) {
+            ("GET", true) if self.query.contains("watch=true") || self.query.contains("watch=1") => vec!["watch"],
+            ("GET", true) => vec!["list"],
+            ("GET", false) => vec!["get"],
+            ("POST", _) => vec!["create"],
+            ("PUT", _) => vec!["update"],
+            ("PATCH", _) if self.creates => vec!["patch", "create"],
+            ("PATCH", _) => vec!["patch"],
+            ("DELETE", true) => vec!["deletecollection"],
+            ("DELETE", false) => vec!["delete"],
+            _ => vec![],
+        };
+        Some(Access { group, resource, namespace: p.key.2.clone(), verbs })
+    }
+
     /// Whether the request wrote (a PATCH that is not a dry run, a DELETE, a POST, a PUT).
     pub fn writes(&self) -> bool {
         match self.method.as_str() {
@@ -172,7 +209,17 @@ fn percent_decode(text: &str) -> String {
 
 impl State {
     fn answer(&mut self, method: &str, path: &str, query: &str, merge: bool, body: Option<J>) -> (u16, J) {
-        self.calls.push(Call { method: method.into(), path: path.into(), query: query.into(), body: body.clone() });
+        let creates = method == "POST"
+            || (method == "PATCH"
+                && !merge
+                && parse(path).is_some_and(|p| p.sub.is_none() && !self.objects.contains_key(&p.key)));
+        self.calls.push(Call {
+            method: method.into(),
+            path: path.into(),
+            query: query.into(),
+            body: body.clone(),
+            creates,
+        });
         if let Some(fault) =
             self.faults.iter_mut().find(|f| f.times > 0 && f.method == method && path.ends_with(&f.path))
         {
