@@ -11,22 +11,18 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use gpuplan_compiler::diff::Side;
 use gpuplan_compiler::diff::report::{Format, Style, render};
+use gpuplan_compiler::plan::Plan;
 use gpuplan_compiler::plan::read::read;
-use gpuplan_compiler::plan::{Plan, Release};
-use gpuplan_compiler::{FlagKind, InputFlag, Inputs};
+use gpuplan_compiler::{FlagKind, InputFlag, Inputs, Target};
 
 fn compile(flags: &[&str]) -> Plan {
     let inputs = Inputs {
         files: Vec::new(),
         flags: flags.iter().map(|f| InputFlag { kind: FlagKind::Set, text: (*f).to_owned() }).collect(),
     };
-    let user = gpuplan_compiler::load(&inputs, &mut |_| Err("no files".into())).expect("loads");
-    let effective = gpuplan_compiler::coalesce(user).expect("coalesces");
-    let config = gpuplan_compiler::resolve(&effective.values).expect("resolves");
-    let (node, _) = gpuplan_compiler::node_runtime(&config);
-    let release =
-        Release { name: "gpu-operator".into(), namespace: "gpu-operator".into(), kube_version: "1.31".into() };
-    gpuplan_compiler::plan(&config, node, release, &effective.values).expect("plans")
+    let compiled =
+        gpuplan_compiler::compile(&inputs, &mut |_| Err("no files".into()), &Target::default()).expect("compiles");
+    compiled.plan.unwrap_or_else(|| panic!("{:?}", compiled.diagnostics))
 }
 
 fn bench(c: &mut Criterion) {

@@ -8,19 +8,14 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use gpuplan_compiler::Inputs;
-use gpuplan_compiler::plan::{Plan, Release};
+use gpuplan_compiler::plan::Plan;
+use gpuplan_compiler::{Inputs, Target};
 
 fn compile() -> Plan {
-    let user = gpuplan_compiler::load(&Inputs::default(), &mut |_| Err("no files".into())).expect("loads");
-    let effective = gpuplan_compiler::coalesce(user).expect("coalesces");
-    let diagnostics = gpuplan_compiler::check(&effective, false);
-    assert!(!gpuplan_compiler::schema::has_errors(&diagnostics), "{diagnostics:?}");
-    let config = gpuplan_compiler::resolve(&effective.values).expect("resolves");
-    let (node, _) = gpuplan_compiler::node_runtime(&config);
-    let release =
-        Release { name: "gpu-operator".into(), namespace: "gpu-operator".into(), kube_version: "1.31".into() };
-    gpuplan_compiler::plan(&config, node, release, &effective.values).expect("plans")
+    let target = Target::default();
+    let compiled =
+        gpuplan_compiler::compile(&Inputs::default(), &mut |_| Err("no files".into()), &target).expect("compiles");
+    compiled.plan.unwrap_or_else(|| panic!("{:?}", compiled.diagnostics))
 }
 
 fn bench(c: &mut Criterion) {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use gpuplan::apply::release::Desired;
 use gpuplan_compiler::plan::Release;
-use gpuplan_compiler::{Facts, FlagKind, InputFlag, Inputs, Target};
+use gpuplan_compiler::{FlagKind, InputFlag, Inputs, Target};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, Patch, PatchParams};
@@ -54,7 +54,7 @@ pub fn desired(name: &str, namespace: &str, more: &[&str]) -> Desired {
     let flags = SEED.iter().chain(more).map(|f| InputFlag { kind: FlagKind::Set, text: (*f).to_owned() }).collect();
     let inputs = Inputs { files: Vec::new(), flags };
     let release = Release { name: name.into(), namespace: namespace.into(), kube_version: "1.36".into() };
-    let target = Target { release, facts: Facts::default(), skip_schema: false, missing_facts: false };
+    let target = Target { release, ..Target::default() };
     let compiled = gpuplan_compiler::compile(&inputs, &mut |_| Err("no files".into()), &target).expect("compiles");
     let plan = compiled.plan.expect("a plan");
     let mut desired = Desired::from_plan(&plan, compiled.effective.values.to_json());

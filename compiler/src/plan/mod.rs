@@ -74,6 +74,14 @@ pub struct Release {
     pub kube_version: String,
 }
 
+impl Default for Release {
+    /// The CLI's defaults, as the upstream chart is installed: release and namespace
+    /// `gpu-operator`, Kubernetes 1.31.
+    fn default() -> Release {
+        Release { name: "gpu-operator".into(), namespace: "gpu-operator".into(), kube_version: "1.31".into() }
+    }
+}
+
 impl Release {
     /// Check the name and the namespace as Helm and Kubernetes would ([`name`]).
     pub fn validate(&self) -> Result<(), Error> {

@@ -3,7 +3,6 @@
 //! field and the object depend on — or an error that says what exists instead.
 
 use gpuplan_compiler::explain::{Explanation, LeafInfo, Transform};
-use gpuplan_compiler::plan::Release;
 use gpuplan_compiler::{DEFAULT_VALUES, Error, Facts, FlagKind, InputFile, InputFlag, Inputs, Severity};
 
 const TOOLKIT: &str = "daemonset/nvidia-container-toolkit-daemonset";
@@ -27,17 +26,12 @@ fn explain_for(
         files: files.iter().map(|(name, text)| InputFile { name: (*name).into(), text: (*text).into() }).collect(),
         flags: sets.iter().map(|s| InputFlag { kind: FlagKind::Set, text: (*s).into() }).collect(),
     };
-    let user = gpuplan_compiler::load(&inputs, &mut |_| Err("no files".into())).expect("loads");
-    let effective = gpuplan_compiler::coalesce(user).expect("coalesces");
-    let errors: Vec<String> = gpuplan_compiler::check(&effective, false)
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| d.to_string())
-        .collect();
+    let target = gpuplan_compiler::Target { render: false, ..Default::default() };
+    let compiled = gpuplan_compiler::compile(&inputs, &mut |_| Err("no files".into()), &target).expect("loads");
+    let errors: Vec<String> =
+        compiled.diagnostics.iter().filter(|d| d.severity == Severity::Error).map(|d| d.to_string()).collect();
     assert!(errors.is_empty(), "the test's values are invalid: {errors:?}");
-    let release =
-        Release { name: "gpu-operator".into(), namespace: "gpu-operator".into(), kube_version: "1.31".into() };
-    gpuplan_compiler::explain(&effective.values, &release, facts, object, field)
+    gpuplan_compiler::explain(&compiled.effective.values, &target.release, facts, object, field)
 }
 
 fn explain(sets: &[&str], object: &str, field: &str) -> Explanation {

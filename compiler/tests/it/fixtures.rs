@@ -69,25 +69,19 @@ pub fn applied(mut files: Files, change: &Change) -> Files {
 /// The plan for value flags over the defaults, through the whole pipeline; the values must
 /// pass `check` (warnings are fine).
 pub fn plan_with(flags: &[(gpuplan_compiler::FlagKind, &str)]) -> gpuplan_compiler::plan::Plan {
-    use gpuplan_compiler::{InputFlag, Inputs, Severity};
+    use gpuplan_compiler::{InputFlag, Inputs, Severity, Target};
     let flags = flags.iter().map(|(kind, text)| InputFlag { kind: *kind, text: (*text).into() }).collect();
-    let user =
-        gpuplan_compiler::load(&Inputs { files: Vec::new(), flags }, &mut |_| Err("no files".into())).expect("loads");
-    let effective = gpuplan_compiler::coalesce(user).expect("coalesces");
-    let errors: Vec<String> = gpuplan_compiler::check(&effective, false)
-        .into_iter()
+    let inputs = Inputs { files: Vec::new(), flags };
+    let compiled =
+        gpuplan_compiler::compile(&inputs, &mut |_| Err("no files".into()), &Target::default()).expect("compiles");
+    let errors: Vec<String> = compiled
+        .diagnostics
+        .iter()
         .filter(|d| d.severity == Severity::Error)
         .map(|d| format!("{}: {}", d.pointer, d.message))
         .collect();
     assert!(errors.is_empty(), "the test's values are invalid: {errors:?}");
-    let config = gpuplan_compiler::resolve(&effective.values).expect("resolves");
-    let (node, _) = gpuplan_compiler::node_runtime(&config);
-    let release = gpuplan_compiler::plan::Release {
-        name: "gpu-operator".into(),
-        namespace: "gpu-operator".into(),
-        kube_version: "1.31".into(),
-    };
-    gpuplan_compiler::plan(&config, node, release, &effective.values).expect("plans")
+    compiled.plan.expect("a plan")
 }
 
 /// The plan for `--set` flags over the defaults.

@@ -30,15 +30,10 @@ fn read_tree(dir: &Path, paths: &[String]) -> Files {
 fn node_for(case: &Path) -> gpuplan_compiler::node::NodeRuntime {
     let text = std::fs::read_to_string(case.join("values.yaml")).expect("values.yaml");
     let inputs = Inputs { files: vec![InputFile { name: "values.yaml".into(), text }], flags: Vec::new() };
-    let user = gpuplan_compiler::load(&inputs, &mut |_| Err("no files".into())).expect("values load");
-    let effective = gpuplan_compiler::coalesce(user).expect("coalesces");
-    let errors: Vec<_> = gpuplan_compiler::check(&effective, false)
-        .into_iter()
-        .filter(|d| d.severity == gpuplan_compiler::Severity::Error)
-        .collect();
-    assert!(errors.is_empty(), "{}: {errors:?}", case.display());
-    let config = gpuplan_compiler::resolve(&effective.values).expect("resolves");
-    gpuplan_compiler::node_runtime(&config).0
+    let target = gpuplan_compiler::Target { render: false, ..Default::default() };
+    let compiled = gpuplan_compiler::compile(&inputs, &mut |_| Err("no files".into()), &target).expect("values load");
+    assert!(!compiled.failed(), "{}: {:?}", case.display(), compiled.diagnostics);
+    compiled.node.expect("a node change")
 }
 
 fn expect_file(path: &Path, actual: Option<&str>, update: bool, failures: &mut Vec<String>) {

@@ -149,13 +149,10 @@ fn values_nest_at_most_64_levels_whatever_the_input_says() {
 
 /// The plan for values files, through the whole pipeline.
 fn plan(files: &[&str], release: Release) -> Result<gpuplan_compiler::plan::Plan, Error> {
-    let user = load_all(files, &[])?;
-    let effective = gpuplan_compiler::coalesce(user)?;
-    let diagnostics = gpuplan_compiler::check(&effective, false);
-    assert!(!gpuplan_compiler::schema::has_errors(&diagnostics), "{diagnostics:#?}");
-    let config = gpuplan_compiler::resolve(&effective.values)?;
-    let (node, _) = gpuplan_compiler::node_runtime(&config);
-    gpuplan_compiler::plan(&config, node, release, &effective.values)
+    let target = gpuplan_compiler::Target { release, ..Default::default() };
+    let compiled = gpuplan_compiler::compile(&inputs(files, &[]), &mut |_| Err("no files".into()), &target)?;
+    assert!(!compiled.failed(), "{:#?}", compiled.diagnostics);
+    Ok(compiled.plan.expect("a plan"))
 }
 
 fn release(name: &str, namespace: &str) -> Release {

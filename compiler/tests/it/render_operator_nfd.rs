@@ -1,8 +1,8 @@
 //! The `gpuplan-operator`, `node-feature-discovery` and `extra-objects` stages, rendered
-//! through the real pipeline (load, coalesce, check, resolve, node runtime, plan).
+//! through the real pipeline (`gpuplan_compiler::compile`).
 
 use gpuplan_compiler::plan::{Manifest, Plan, Release};
-use gpuplan_compiler::{Error, FlagKind, InputFile, InputFlag, Inputs, Severity};
+use gpuplan_compiler::{Error, FlagKind, InputFile, InputFlag, Inputs, Severity, Target};
 use serde_json::{Value as J, json};
 use sha2::{Digest, Sha256};
 
@@ -18,18 +18,13 @@ fn try_plan(release: &str, sets: &[&str], files: &[&str]) -> Result<Plan, Error>
             .collect(),
         flags: sets.iter().map(|s| InputFlag { kind: FlagKind::Set, text: (*s).into() }).collect(),
     };
-    let user = gpuplan_compiler::load(&inputs, &mut |_| Err("no files".into()))?;
-    let effective = gpuplan_compiler::coalesce(user)?;
-    let errors: Vec<String> = gpuplan_compiler::check(&effective, false)
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| d.to_string())
-        .collect();
+    let release = Release { name: release.into(), ..Release::default() };
+    let compiled =
+        gpuplan_compiler::compile(&inputs, &mut |_| Err("no files".into()), &Target { release, ..Target::default() })?;
+    let errors: Vec<String> =
+        compiled.diagnostics.iter().filter(|d| d.severity == Severity::Error).map(|d| d.to_string()).collect();
     assert!(errors.is_empty(), "invalid test values: {errors:#?}");
-    let config = gpuplan_compiler::resolve(&effective.values)?;
-    let (node, _) = gpuplan_compiler::node_runtime(&config);
-    let release = Release { name: release.into(), namespace: "gpu-operator".into(), kube_version: "1.31".into() };
-    gpuplan_compiler::plan(&config, node, release, &effective.values)
+    Ok(compiled.plan.expect("a plan"))
 }
 
 fn plan(sets: &[&str]) -> Plan {

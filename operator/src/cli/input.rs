@@ -27,6 +27,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use gpuplan_compiler::error::{Lines, not_shown};
 use gpuplan_compiler::limits;
+use gpuplan_compiler::node::NodeRuntime;
 use gpuplan_compiler::plan::{Plan, Release};
 use gpuplan_compiler::{
     Diagnostic, Effective, Facts, FlagKind, InputFile, InputFlag, Inputs, Severity, Source, Target,
@@ -180,26 +181,30 @@ impl ValuesArgs {
         Ok(Inputs { files, flags })
     }
 
-    /// Read, load, coalesce and check: the effective values and every diagnostic about them.
+    /// The pipeline up to the node change ([`gpuplan_compiler::compile`] without rendering):
+    /// the effective values, the node change, and every diagnostic about them.
     pub fn compile(&self) -> anyhow::Result<Compiled> {
-        let mut stdin = Stdin::default();
-        let inputs = self.inputs(&mut stdin)?;
-        let mut read_file = |path: &str| read_path(path, &mut stdin).map_err(|e| format!("{e:#}"));
-        let user = gpuplan_compiler::load(&inputs, &mut read_file)?;
-        let effective = gpuplan_compiler::coalesce(user)?;
-        let diagnostics = gpuplan_compiler::check(&effective, self.skip_schema_validation);
-        Ok(Compiled { inputs, effective, diagnostics, plan: None })
+        self.run(Target { skip_schema: self.skip_schema_validation, render: false, ..Target::default() })
     }
 
     /// The whole pipeline ([`gpuplan_compiler::compile`]) for a release and the cluster's
     /// facts: every diagnostic, and the plan when there is no error.
     pub fn compile_for(&self, release: Release, facts: Facts, missing_facts: bool) -> anyhow::Result<Compiled> {
+        self.run(Target { release, facts, skip_schema: self.skip_schema_validation, missing_facts, render: true })
+    }
+
+    fn run(&self, target: Target) -> anyhow::Result<Compiled> {
         let mut stdin = Stdin::default();
         let inputs = self.inputs(&mut stdin)?;
         let mut read_file = |path: &str| read_path(path, &mut stdin).map_err(|e| format!("{e:#}"));
-        let target = Target { release, facts, skip_schema: self.skip_schema_validation, missing_facts };
         let compiled = gpuplan_compiler::compile(&inputs, &mut read_file, &target)?;
-        Ok(Compiled { inputs, effective: compiled.effective, diagnostics: compiled.diagnostics, plan: compiled.plan })
+        Ok(Compiled {
+            inputs,
+            effective: compiled.effective,
+            diagnostics: compiled.diagnostics,
+            node: compiled.node,
+            plan: compiled.plan,
+        })
     }
 }
 
@@ -212,6 +217,8 @@ pub struct Compiled {
     pub effective: Effective,
     /// Every problem and warning.
     pub diagnostics: Vec<Diagnostic>,
+    /// The node change of `operator.defaultRuntime`, without errors.
+    pub node: Option<NodeRuntime>,
     /// The plan ([`ValuesArgs::compile_for`], without errors).
     pub plan: Option<Plan>,
 }

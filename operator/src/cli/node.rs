@@ -107,8 +107,9 @@ fn resolve(args: &Args) -> anyhow::Result<Option<NodeRuntime>> {
     if compiled.print_diagnostics() {
         return Ok(None);
     }
-    let config = gpuplan_compiler::resolve(&compiled.effective.values)?;
-    let (mut node, _) = gpuplan_compiler::node_runtime(&config);
+    let Some(mut node) = compiled.node else {
+        anyhow::bail!("the values resolve to no node change");
+    };
     if let Some(path) = &args.config {
         node.config = absolute(path)?;
     }

@@ -129,7 +129,7 @@ pub fn compile(
         namespace: settings.namespace.clone(),
         kube_version: settings.kube_version.clone(),
     };
-    let target = Target { release, facts, skip_schema: false, missing_facts: false };
+    let target = Target { release, facts, ..Target::default() };
     let compiled = gpuplan_compiler::compile_effective(effective, &target)?;
     match compiled.plan {
         Some(plan) => Ok(Desired::from_plan(&plan, compiled.effective.values.to_json())),

@@ -12,7 +12,7 @@ use gpuplan::apply::progress::Silent;
 use gpuplan::apply::record::{self, Phase};
 use gpuplan::apply::release::{self, Desired, Mode, Waiting};
 use gpuplan_compiler::plan::Release;
-use gpuplan_compiler::{Facts, FlagKind, InputFlag, Inputs, Target};
+use gpuplan_compiler::{FlagKind, InputFlag, Inputs, Target};
 use mock::{Fault, Server};
 
 fn desired(flags: &[&str]) -> Desired {
@@ -25,7 +25,7 @@ fn release_of(name: &str, namespace: &str, flags: &[&str]) -> Desired {
         flags: flags.iter().map(|f| InputFlag { kind: FlagKind::Set, text: (*f).to_owned() }).collect(),
     };
     let release = Release { name: name.into(), namespace: namespace.into(), kube_version: "1.31".into() };
-    let target = Target { release, facts: Facts::default(), skip_schema: false, missing_facts: false };
+    let target = Target { release, ..Target::default() };
     let compiled = gpuplan_compiler::compile(&inputs, &mut |_| Err("no files".into()), &target).expect("compiles");
     let mut plan = compiled.plan.expect("a plan");
     // The mock serves no CustomResourceDefinitions: the release's own objects only.
