@@ -61,6 +61,11 @@ fn defaults_pass_every_check_and_round_trip_through_config() {
     let defaults = gpuplan_compiler::defaults().expect("defaults parse");
     let effective = gpuplan_compiler::coalesce(Default::default()).expect("coalesces");
     assert_eq!(gpuplan_compiler::check(&effective, false), Vec::<Diagnostic>::new());
+    // `check` validates only the sections the user set, trusting the defaults of the others:
+    // here the defaults are checked against the whole schema.
+    let whole = jsonschema::validator_for(&committed()).expect("the schema compiles");
+    let errors: Vec<String> = whole.iter_errors(&defaults.to_json()).map(|e| e.to_string()).collect();
+    assert_eq!(errors, Vec::<String>::new(), "the built-in defaults break the schema");
     let config: Config = gpuplan_compiler::resolve(defaults).expect("defaults resolve");
     let mut back = serde_json::to_value(&config).expect("config serialises");
     let mut values = defaults.to_json();
