@@ -6,10 +6,12 @@
 //! added (helm-diff's order), each with its field changes and the lines of its YAML; and the
 //! node change in words. Objects are compared semantically: set-like lists are ordered by
 //! their key first ([`normalize`]), and Secret values are replaced by markers before anything
-//! is compared or shown ([`secret`]). [`report`] prints a report.
+//! is compared or shown ([`secret`]). [`report`] prints a report; [`markdown`] as a
+//! pull-request comment.
 
 mod body;
 pub mod fields;
+pub mod markdown;
 pub mod node;
 pub mod normalize;
 pub mod report;

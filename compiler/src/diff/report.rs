@@ -9,6 +9,7 @@
 //!   D to destroy.`
 //! - `json`: `{"objects": [...], "node": [...], "nodeFiles": [...], "summary": {...}}`, each
 //!   object with helm-diff's `change` (`ADD`, `MODIFY`, `REMOVE`) and its changed fields.
+//! - `markdown`: a pull-request comment ([`super::markdown`]).
 
 use serde::Serialize;
 
@@ -23,6 +24,8 @@ pub enum Format {
     Simple,
     /// Machine-readable.
     Json,
+    /// A pull-request comment, within the size a comment holds.
+    Markdown,
 }
 
 /// How the `diff` format looks.
@@ -50,6 +53,7 @@ pub fn render(report: &Report, format: Format, style: Style) -> String {
         Format::Diff => diff(report, style),
         Format::Simple => simple(report),
         Format::Json => json(report),
+        Format::Markdown => super::markdown::render(report, style.context),
     }
 }
 

@@ -4,7 +4,8 @@
 //! `gpuplan template` output; `-` is standard input), or one plan file and the values flags
 //! (`--against PLAN`), which compile the new side; optionally a node's runtime config file.
 //! Output: the differences in helm-diff's layout (`--output diff`), one line each
-//! (`simple`) or as JSON; with `--detailed-exitcode`, exit 1 when anything differs.
+//! (`simple`), as JSON, or as a pull-request comment (`markdown`); with
+//! `--detailed-exitcode`, exit 1 when anything differs.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -34,6 +35,9 @@ pub enum Output {
     Simple,
     /// JSON: objects with their changed fields, node changes, a summary.
     Json,
+    /// A pull-request comment: the summary line, then each object's diff in a collapsed
+    /// block; cut, with a count, to stay within what a GitHub comment holds.
+    Markdown,
 }
 
 /// Compare two plans.
@@ -159,6 +163,7 @@ pub fn run(args: &Args) -> anyhow::Result<u8> {
         Output::Diff => Format::Diff,
         Output::Simple => Format::Simple,
         Output::Json => Format::Json,
+        Output::Markdown => Format::Markdown,
     };
     let style = Style { context: usize::try_from(args.context).ok(), color: color(args) };
     print_out(&report::render(&report, format, style))?;

@@ -172,13 +172,14 @@ fn given_a_changed_secret_no_value_is_printed_in_any_format() {
     };
     let a = plans.plan("a.yaml", &["--set-json", &secret("first-secret-value")]);
     let b = plans.plan("b.yaml", &["--set-json", &secret("second-secret-value!")]);
-    for format in ["diff", "simple", "json"] {
+    for format in ["diff", "simple", "json", "markdown"] {
         let (code, out, _) = diff(&[p(&a), p(&b), "-o", format, "--detailed-exitcode", "-C", "-1"]);
         assert_eq!(code, 1, "{format}");
         for secret in ["first-secret-value", "second-secret-value", "unchanged-value", "Zmlyc3Q"] {
             assert!(!out.contains(secret), "{format} leaks {secret}: {out}");
         }
-        assert!(out.contains("licence, Secret (v1)") || out.contains(r#""name": "licence""#), "{format}: {out}");
+        let named = ["licence, Secret (v1)", r#""name": "licence""#, "<summary>Secret licence (changed)"];
+        assert!(named.iter().any(|n| out.contains(n)), "{format}: {out}");
     }
     let (_, out, _) = diff(&[p(&a), p(&b)]);
     assert_eq!(changed_lines(&out), [r#"-   token: "-------- # (18 bytes)""#, r#"+   token: "++++++++ # (20 bytes)""#]);
@@ -281,4 +282,29 @@ fn given_a_broken_plan_the_error_names_file_line_and_path() {
     let (code, _, err) = diff(&[p(&good)]);
     assert_eq!(code, 2);
     assert!(err.contains("give two plans"), "{err}");
+}
+
+#[test]
+fn given_a_diff_larger_than_a_comment_holds_the_markdown_is_cut_with_a_count() {
+    let plans = Plans::new();
+    let a = plans.plan("a.yaml", &[]);
+    // 120 ConfigMaps of 1 KB each: about twice what a comment holds.
+    let maps: Vec<J> = (0..120)
+        .map(|i| serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("m{i:03}")}, "data": {"k": "x".repeat(1000)}}))
+        .collect();
+    let b = plans.plan("b.yaml", &["--set-json", &format!("extraObjects={}", J::Array(maps))]);
+    let (code, out, err) = diff(&[p(&a), p(&b), "-o", "markdown", "--detailed-exitcode"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.chars().count() <= 60_000, "{}", out.chars().count());
+    assert!(out.starts_with("Plan: 120 to add, 0 to change, 0 to destroy."), "{}", &out[..200]);
+    let shown = out.matches("<details>").count();
+    assert!((40..120).contains(&shown), "{shown}");
+    assert!(
+        out.ends_with(&format!(
+            "_Cut to stay within 60000 characters (a GitHub comment holds 65536): {} of 120 blocks left out. Run `gpuplan diff` for the whole diff._\n",
+            120 - shown
+        )),
+        "{}",
+        &out[out.len() - 300..]
+    );
 }

@@ -8,6 +8,7 @@ mod chart;
 mod diff;
 mod explain;
 mod facts;
+mod golden_diff;
 mod golden_plan;
 mod hostile_inputs;
 mod node;
