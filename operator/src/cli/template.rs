@@ -3,7 +3,8 @@
 //! Input: the values flags, the release name and namespace, the Kubernetes version; for
 //! `plan`, optionally a node's config file. Output: `template` prints the manifests in
 //! `helm template`'s format (`---` / `# Source: gpuplan/<stage>/<kind>.yaml`), or writes them
-//! under `--output-dir` (never through a symbolic link, see [`super::output_dir`]); `plan`
+//! under `--output-dir` with a `kustomization.yaml`, removing the files it wrote there before
+//! that left the plan (never through a symbolic link, see [`super::output_dir`]); `plan`
 //! prints the whole plan (stages, node change, digest) as YAML or JSON. The same inputs give
 //! the same bytes. Release names and namespaces are checked as Helm and Kubernetes check them
 //! before anything is read ([`release_name`], [`namespace`]).
@@ -56,7 +57,9 @@ pub struct TemplateArgs {
     /// Print only the objects whose source matches (`container-toolkit/*.yaml`); repeatable.
     #[arg(short = 's', long, value_name = "PATTERN")]
     pub show_only: Vec<String>,
-    /// Write each object to DIR/<source> instead of stdout (never through a symbolic link).
+    /// Write each object to DIR/<source> instead of stdout, with DIR/kustomization.yaml listing
+    /// them in apply order; files gpuplan wrote there before that left the plan are removed
+    /// (never a file it did not write, never through a symbolic link).
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<String>,
     /// Also print the CustomResourceDefinitions the install needs, first.
@@ -123,7 +126,10 @@ pub fn run_template(args: &TemplateArgs) -> anyhow::Result<u8> {
             print_out(&text)?;
         }
         Some(dir) => {
-            let mut tell = |path: &Path| print_out(&format!("wrote {}\n", path.display()));
+            let mut tell = |path: &Path, change| {
+                let verb = if change == super::output_dir::Change::Written { "wrote" } else { "removed" };
+                print_out(&format!("{verb} {}\n", path.display()))
+            };
             super::output_dir::write(crds.iter().chain(plan.manifests()), Path::new(dir), &mut tell)?;
         }
     }

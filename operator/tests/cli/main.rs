@@ -13,6 +13,7 @@ mod golden_plan;
 mod hostile_inputs;
 mod node;
 mod node_faults;
+mod output_dir;
 mod values;
 
 /// The `gpuplan` binary under test.
