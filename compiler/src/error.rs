@@ -88,6 +88,18 @@ pub enum Error {
         /// What is wrong, with the key path when the shape is wrong.
         message: String,
     },
+    /// A saved plan whose content is not what its `planDigest` says (or that has none): it was
+    /// edited after `gpuplan plan` made it, so it is not the plan that was reviewed.
+    #[error(
+        "the plan was changed after `gpuplan plan` made it: its content is {found}, {}; make the plan again",
+        match sealed { Some(s) => format!("it says {s}"), None => "and it carries no planDigest".into() }
+    )]
+    PlanDigest {
+        /// The digest the plan carries, if any.
+        sealed: Option<String>,
+        /// The digest of its content.
+        found: String,
+    },
     /// A template failed to render, or rendered something that is not a YAML map (a gpuplan
     /// defect: the message says which template and why).
     #[error("rendering {template}: {message}")]

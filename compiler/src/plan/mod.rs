@@ -3,7 +3,9 @@
 //!
 //! Input: the rendered stages ([`crate::render`]), the [`NodeRuntime`] and the effective values.
 //! Output: a [`Plan`], and its text forms — `helm template`'s stream (`---` / `# Source:`) and
-//! the whole plan as YAML or JSON. Stages keep their order (the upstream operator's states);
+//! the whole plan as YAML or JSON. A plan saved to be applied later is sealed ([`Plan::sealed`]):
+//! it carries the digest of its own content, so that what is applied can be proven to be what
+//! was reviewed ([`Plan::verify`]). Stages keep their order (the upstream operator's states);
 //! within a stage, objects follow Helm's InstallOrder by kind, then namespace and name, so the
 //! same inputs always print the same bytes.
 
@@ -176,6 +178,15 @@ pub struct Plan {
     /// `sha256:` of the cluster facts the plan was made for; none without facts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub facts_digest: Option<String>,
+    /// The revision of the release the plan was made against (`gpuplan plan --cluster`); none
+    /// (`null`) when there was no release, or no cluster was asked — a plan for a new install.
+    /// Applying it refuses a release at another revision: the plan would undo what came since.
+    #[serde(default)]
+    pub release_revision: Option<u64>,
+    /// `sha256:` of the plan's own content (this field left out), as `gpuplan plan` printed it;
+    /// none on a plan not sealed ([`Plan::sealed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_digest: Option<String>,
     /// With `--node-config`: the concrete change to that node's files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub node_files: Vec<NodeFile>,
@@ -222,6 +233,8 @@ pub fn build(release: Release, stages: Vec<Stage>, crds: Vec<Manifest>, node: No
         node,
         runtimes: Vec::new(),
         facts_digest: None,
+        release_revision: None,
+        plan_digest: None,
         node_files: Vec::new(),
         stages,
         crds,
@@ -233,6 +246,35 @@ impl Plan {
     pub fn with_node_files(mut self, files: &[FileChange]) -> Plan {
         self.node_files = files.iter().map(|f| NodeFile { path: f.path.clone(), diff: f.unified() }).collect();
         self
+    }
+
+    /// `sha256:` of the plan's content: its canonical JSON (keys sorted), `planDigest` left out.
+    /// What was printed as YAML or JSON and read back gives the same digest; any edit to an
+    /// object, a stage, the release or the node change gives another.
+    pub fn content_digest(&self) -> String {
+        let mut json = serde_json::to_value(self).unwrap_or(J::Null);
+        if let J::Object(map) = &mut json {
+            map.remove("planDigest");
+        }
+        // serde_json's maps are ordered by key (no `preserve_order`), so this text is canonical.
+        let hash = Sha256::digest(json.to_string().as_bytes());
+        format!("sha256:{}", hash.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    }
+
+    /// The plan with the digest of its own content, to be saved and applied later.
+    pub fn sealed(mut self) -> Plan {
+        self.plan_digest = Some(self.content_digest());
+        self
+    }
+
+    /// Whether the plan is as it was sealed: refused when it carries no digest of its content,
+    /// or one its content does not have (it was edited after `gpuplan plan` printed it).
+    pub fn verify(&self) -> Result<(), Error> {
+        let found = self.content_digest();
+        match &self.plan_digest {
+            Some(sealed) if *sealed == found => Ok(()),
+            sealed => Err(Error::PlanDigest { sealed: sealed.clone(), found }),
+        }
     }
 
     /// Every object, stage after stage.
@@ -319,6 +361,34 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The default plan, as `gpuplan plan` makes it.
+    fn plan() -> Plan {
+        let inputs = crate::Inputs { files: Vec::new(), flags: Vec::new() };
+        let user = crate::load(&inputs, &mut |_| Err("no files".into())).expect("loads");
+        let effective = crate::coalesce(user).expect("coalesces");
+        let config = crate::resolve(&effective.values).expect("resolves");
+        let (node, _) = crate::node_runtime(&config);
+        let release = Release { name: "r".into(), namespace: "ns".into(), kube_version: "1.31".into() };
+        crate::plan(&config, node, release, &effective.values).expect("plans")
+    }
+
+    #[test]
+    fn given_a_sealed_plan_read_back_from_yaml_or_json_it_verifies_and_an_edit_does_not() {
+        let sealed = plan().sealed();
+        for text in [sealed.to_yaml(), sealed.to_json()] {
+            let read::Document::Plan(back) = read::read(&text, "p").expect("reads") else { panic!("a plan") };
+            back.verify().expect("the same content");
+            let mut edited = back.clone();
+            edited.stages[0].objects[0].object["metadata"]["name"] = "another".into();
+            let err = edited.verify().expect_err("edited");
+            assert!(err.to_string().starts_with("the plan was changed after `gpuplan plan` made it"), "{err}");
+        }
+        let mut stale = sealed.clone();
+        stale.release_revision = Some(3);
+        assert!(stale.verify().is_err(), "the revision is sealed too");
+        assert!(plan().verify().is_err(), "a plan without a digest of its content is refused");
+    }
 
     #[test]
     fn given_go_patterns_glob_matches_like_filepath_match() {

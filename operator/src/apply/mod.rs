@@ -15,6 +15,7 @@
 //! wait       readiness by kind, gone (modules above: never wait)
 //! record     the PlanRelease custom resource: revision, phase, digest, values, inventory
 //! release    install / upgrade (prune) / uninstall
+//! saved      a saved plan checked against the live release and facts before it is applied
 //! revert     every GPU node's runtime config given back before the node agents go
 //! live       the cluster as diff sides (server-side dry-run)
 //! progress   spinner lines, plain lines, or silence
@@ -29,6 +30,7 @@ pub mod record;
 pub mod release;
 pub mod resource;
 pub mod revert;
+pub mod saved;
 pub mod wait;
 
 /// The field manager of every object gpuplan applies, whether `gpuplan install` or the operator

@@ -2,7 +2,7 @@
 //!
 //! Input: the engine, the release name and namespace. Output: a `PlanRelease` custom resource
 //! (`gpuplan.dev/v1alpha1`, in the release namespace, named after the release) holding the
-//! revision, the phase, the plan digest, the effective values and the inventory of applied
+//! revision, the phase, the plan digest (and a saved plan's content digest), the effective values and the inventory of applied
 //! objects — read, written (server-side apply) and deleted here; and its CRD, which every
 //! install and upgrade applies (`release.rs`) and no release owns. A custom resource rather than a Secret: it is typed and validated by the API
 //! server, `kubectl get planreleases` lists releases, and it does not need the core API.
@@ -78,6 +78,9 @@ pub struct Record {
     pub phase: Phase,
     /// The plan digest (of the effective values).
     pub digest: String,
+    /// The digest of the saved plan applied (`--plan FILE`): which reviewed plan this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_digest: Option<String>,
     /// The gpuplan that applied it.
     pub gpuplan_version: String,
     /// The Kubernetes version the plan was rendered for.
@@ -91,7 +94,7 @@ pub struct Record {
 /// The record's CRD.
 pub fn crd() -> J {
     let string = json!({"type": "string"});
-    json!({
+    let mut crd = json!({
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {"name": format!("planreleases.{GROUP}"), "labels": {"app.kubernetes.io/managed-by": "gpuplan"}},
@@ -120,7 +123,10 @@ pub fn crd() -> J {
                 }}}
             }]
         }
-    })
+    });
+    // Added apart: one more key in the literal above is past `json!`'s recursion limit.
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["planDigest"] = string;
+    crd
 }
 
 fn object(name: &str, namespace: &str) -> J {

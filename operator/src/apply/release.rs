@@ -42,6 +42,8 @@ pub struct Desired {
     pub namespace: String,
     /// The plan digest.
     pub digest: String,
+    /// The digest of a saved plan's content, when a saved plan is applied (`--plan FILE`).
+    pub plan_digest: Option<String>,
     /// The Kubernetes version it was rendered for.
     pub kube_version: String,
     /// The effective values (kept in the record).
@@ -68,6 +70,7 @@ impl Desired {
             name: plan.release.name.clone(),
             namespace: plan.release.namespace.clone(),
             digest: plan.digest.clone(),
+            plan_digest: plan.plan_digest.clone(),
             kube_version: plan.release.kube_version.clone(),
             values,
             stages,
@@ -229,11 +232,14 @@ pub async fn apply(
     let old: Vec<Entry> = existing.as_ref().map(|r| r.inventory.clone()).unwrap_or_default();
     let new = inventory(engine, desired).await?;
     preflight(engine, desired, &old, &new).await?;
-    let same_plan = existing.as_ref().is_some_and(|r| r.digest == desired.digest && r.values == desired.values);
+    let same_plan = existing.as_ref().is_some_and(|r| {
+        r.digest == desired.digest && r.values == desired.values && r.plan_digest == desired.plan_digest
+    });
     let mut record = Record {
         revision: existing.as_ref().map_or(1, |r| if same_plan { r.revision } else { r.revision + 1 }),
         phase: Phase::Applying,
         digest: desired.digest.clone(),
+        plan_digest: desired.plan_digest.clone(),
         gpuplan_version: env!("CARGO_PKG_VERSION").into(),
         kube_version: desired.kube_version.clone(),
         values: desired.values.clone(),
@@ -454,6 +460,7 @@ pub async fn uninstall(
         name: name.into(),
         namespace: namespace.into(),
         digest: record.digest.clone(),
+        plan_digest: record.plan_digest.clone(),
         kube_version: record.kube_version.clone(),
         values: J::Null,
         stages: Vec::new(),

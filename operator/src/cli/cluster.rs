@@ -7,22 +7,32 @@
 //! on a terminal, plain lines otherwise), a summary line, or with `-o json` the whole outcome on
 //! stdout. Exit 0 on success, 2 on any error (which names the object or stage at fault).
 //!
+//! With `--plan FILE` the values are not compiled: the saved plan (`gpuplan plan` output) is
+//! applied exactly, its release is the plan's, and its content digest is kept in the release
+//! record. It is refused (exit 2) before anything is written when its content is not what it
+//! was sealed with — checked before the cluster is even reached — when it was made against
+//! another revision of the release, or for other cluster facts unless `--force`
+//! ([`crate::apply::saved`]).
+//!
 //! A plan that deploys gpuplan's operator brings the `GPUPlan` CRD with it (applied when missing
 //! or different, owned by no release, never uninstalled: `gpuplan crd` prints it).
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use clap::ValueEnum;
+use gpuplan_compiler::plan::Plan;
+use gpuplan_compiler::plan::read::{Document, read};
 
-use super::input::ValuesArgs;
+use super::input::{Stdin, ValuesArgs, read_path};
 use super::kube::{KubeArgs, runtime};
 use super::template::{ReleaseArgs, compile_with_values};
 use super::{EXIT_ERROR, EXIT_OK, print_out};
 use crate::apply::engine::{Engine, Options};
 use crate::apply::progress::{Plain, Progress, Silent, Terminal};
 use crate::apply::release::{self, Desired, Mode, Outcome, Waiting};
+use crate::apply::saved;
 
 /// How to apply.
 #[derive(Debug, Clone, clap::Args)]
@@ -78,6 +88,13 @@ pub struct InstallArgs {
     /// `upgrade` only: install when the release does not exist yet.
     #[arg(long)]
     pub install: bool,
+    /// Apply this saved plan (`gpuplan plan` output, YAML or JSON; `-` is standard input)
+    /// instead of compiling values: exactly its objects, as its release.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<String>,
+    /// With --plan: apply it although it was made for other cluster facts than the live ones.
+    #[arg(long, requires = "plan")]
+    pub force: bool,
 }
 
 /// `uninstall`.
@@ -184,18 +201,58 @@ pub fn desired(values: &ValuesArgs, name: &str, release: &ReleaseArgs) -> anyhow
     Ok(Some(desired))
 }
 
+/// A saved plan's release: the plan read from `file` and verified against its own content
+/// digest (no cluster needed), with the CRDs it needs as [`desired`] adds them.
+pub fn saved(file: &str) -> anyhow::Result<(Plan, Desired)> {
+    let text = read_path(file, &mut Stdin::default()).with_context(|| format!("plan `{file}`"))?;
+    let Document::Plan(plan) = read(&text, file)? else {
+        bail!("{file} is a manifest stream, not a plan: --plan takes `gpuplan plan` output");
+    };
+    plan.verify().with_context(|| format!("refusing plan {file}"))?;
+    // The CRDs are not part of a plan's text: rendered again for its stages.
+    let mut plan = plan;
+    plan.crds = gpuplan_compiler::render::crds(&plan.stages)?;
+    // A saved plan carries no values; the record keeps its content digest instead.
+    let mut desired = Desired::from_plan(&plan, serde_json::json!({}));
+    if plan.stages.iter().any(|s| s.name == OPERATOR_STAGE) {
+        desired.shared.push(gpuplan_compiler::schema::crd());
+    }
+    Ok((*plan, desired))
+}
+
 /// Run `install` or `upgrade`.
 pub fn run_install(args: &InstallArgs, upgrade: bool) -> anyhow::Result<u8> {
     if args.install && !upgrade {
         bail!("--install belongs to `gpuplan upgrade`");
     }
-    let Some(desired) = desired(&args.values, &args.name, &args.release)? else { return Ok(EXIT_ERROR) };
+    let saved = match &args.plan {
+        Some(file) => {
+            if args.values.given() || args.release.facts.facts.is_some() || !args.release.facts.api_versions.is_empty()
+            {
+                bail!("--plan applies a plan as it was made; values and facts flags belong to `gpuplan plan`");
+            }
+            Some(saved(file)?)
+        }
+        None => None,
+    };
+    let (plan, desired) = match saved {
+        Some((plan, desired)) => (Some(plan), desired),
+        None => match desired(&args.values, &args.name, &args.release)? {
+            Some(desired) => (None, desired),
+            None => return Ok(EXIT_ERROR),
+        },
+    };
     let mode = if upgrade { Mode::Upgrade { install_missing: args.install } } else { Mode::Install };
     let waiting = Waiting { wait: args.apply.wait, timeout: args.apply.timeout, once: false };
     let start = std::time::Instant::now();
     let outcome = runtime()?.block_on(async {
         let client = args.kube.connection().client().await?;
-        let engine = Engine::new(client, options(&args.apply), desired.objects());
+        let engine = Engine::new(client.clone(), options(&args.apply), desired.objects());
+        if let Some(plan) = &plan {
+            for warning in saved::check(&engine, &client, plan, args.force).await? {
+                eprintln!("warning: {warning}");
+            }
+        }
         release::apply(&engine, &desired, mode, waiting, progress(args.apply.output).as_ref()).await
     })?;
     report(&outcome, args.apply.output, if upgrade { "upgraded" } else { "installed" }, start.elapsed())

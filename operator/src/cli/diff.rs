@@ -2,7 +2,8 @@
 //!
 //! Input: two plan files (`gpuplan plan` output, YAML or JSON, or a manifest stream such as
 //! `gpuplan template` output; `-` is standard input), or one plan file and the values flags
-//! (`--against PLAN`), which compile the new side; optionally a node's runtime config file.
+//! (`--against PLAN`), which compile the new side, or the live cluster and the values flags or a
+//! saved plan (`--cluster [--plan FILE]`); optionally a node's runtime config file.
 //! Output: the differences in helm-diff's layout (`--output diff`), one line each
 //! (`simple`), as JSON, or as a pull-request comment (`markdown`); with
 //! `--detailed-exitcode`, exit 1 when anything differs.
@@ -56,6 +57,10 @@ pub struct Args {
     /// server-side dry-run apply of each object), and list what an upgrade would prune.
     #[arg(long, conflicts_with_all = ["old", "new", "against"])]
     pub cluster: bool,
+    /// With --cluster: what applying this saved plan (`gpuplan plan` output) would change,
+    /// instead of the values flags.
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    pub plan: Option<String>,
     /// The cluster, with --cluster (`--kubeconfig`, `--kube-context`, as every cluster command
     /// spells them; `--context` is helm-diff's lines of context here).
     #[command(flatten)]
@@ -97,7 +102,8 @@ pub struct Args {
 }
 
 impl ValuesArgs {
-    fn given(&self) -> bool {
+    /// Whether any values flag is given.
+    pub(super) fn given(&self) -> bool {
         !(self.files.is_empty()
             && self.set.is_empty()
             && self.set_string.is_empty()
@@ -123,7 +129,13 @@ pub fn run(args: &Args) -> anyhow::Result<u8> {
                 facts: args.facts.clone(),
             };
             let name = args.name.clone().unwrap_or_else(|| "gpu-operator".into());
-            let Some(desired) = desired(&args.values, &name, &release)? else { return Ok(EXIT_ERROR) };
+            let desired = match &args.plan {
+                Some(file) => super::cluster::saved(file)?.1,
+                None => match desired(&args.values, &name, &release)? {
+                    Some(desired) => desired,
+                    None => return Ok(EXIT_ERROR),
+                },
+            };
             let (old, new, warnings) = runtime()?.block_on(async {
                 let client = args.kube.connection().client().await?;
                 let engine = Engine::new(client, Options::default(), desired.objects());

@@ -5,7 +5,9 @@
 //! `helm template`'s format (`---` / `# Source: gpuplan/<stage>/<kind>.yaml`), or writes them
 //! under `--output-dir` with a `kustomization.yaml`, removing the files it wrote there before
 //! that left the plan (never through a symbolic link, see [`super::output_dir`]); `plan`
-//! prints the whole plan (stages, node change, digest) as YAML or JSON. The same inputs give
+//! prints the whole plan (stages, node change, digest) as YAML or JSON, sealed with the digest of
+//! its own content for `install | upgrade --plan`; with `--cluster`, made against the live
+//! release's revision and the live cluster's facts. The same inputs give
 //! the same bytes. Release names and namespaces are checked as Helm and Kubernetes check them
 //! before anything is read ([`release_name`], [`namespace`]).
 
@@ -15,8 +17,11 @@ use gpuplan_compiler::plan::{Plan, Release, name};
 
 use super::facts::FactsArgs;
 use super::input::{Compiled, ValuesArgs};
+use super::kube::KubeArgs;
 use super::values::Format;
 use super::{EXIT_ERROR, EXIT_OK, print_out};
+use crate::apply::engine::{Engine, Options};
+use crate::apply::record;
 
 /// A release name argument, checked as Helm checks it (clap reports a bad one, exit 2).
 pub fn release_name(value: &str) -> Result<String, String> {
@@ -85,6 +90,14 @@ pub struct PlanArgs {
     /// A node's runtime config file: the plan then carries its concrete change as a diff.
     #[arg(long, value_name = "FILE")]
     pub node_config: Option<String>,
+    /// Plan against the live cluster, for `install | upgrade --plan`: record the release's
+    /// revision (or that there is none), and resolve for the live cluster's facts unless
+    /// --facts or --api-versions give them.
+    #[arg(long)]
+    pub cluster: bool,
+    /// The cluster, with --cluster.
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 /// Compile the plan; `None` after printing errors.
@@ -98,7 +111,17 @@ pub fn compile_with_values(
     name: &str,
     release: &ReleaseArgs,
 ) -> anyhow::Result<Option<(Plan, Compiled)>> {
-    let facts = release.facts.facts()?;
+    compile_for_facts(values, name, release, release.facts.facts()?)
+}
+
+/// Compile the plan for these facts (read live, or given by the flags); `None` after printing
+/// errors.
+fn compile_for_facts(
+    values: &ValuesArgs,
+    name: &str,
+    release: &ReleaseArgs,
+    facts: gpuplan_compiler::Facts,
+) -> anyhow::Result<Option<(Plan, Compiled)>> {
     let release = Release {
         name: name.to_owned(),
         namespace: release.namespace.clone(),
@@ -136,11 +159,29 @@ pub fn run_template(args: &TemplateArgs) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
+/// What `plan --cluster` reads of the live cluster: the release's revision, and its facts
+/// unless the flags give them.
+fn live(args: &PlanArgs) -> anyhow::Result<(Option<u64>, gpuplan_compiler::Facts)> {
+    let given = args.release.facts.facts.is_some() || !args.release.facts.api_versions.is_empty();
+    super::kube::runtime()?.block_on(async {
+        let client = args.kube.connection().client().await?;
+        let engine = Engine::new(client.clone(), Options::default(), []);
+        let revision = record::read(&engine, &args.name, &args.release.namespace).await?.map(|r| r.revision);
+        let facts = if given { args.release.facts.facts()? } else { crate::facts::read(&client).await? };
+        Ok((revision, facts))
+    })
+}
+
 /// Run `gpuplan plan`.
 pub fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
-    let Some(mut plan) = compile(&args.values, &args.name, &args.release)? else {
+    let (revision, facts) = match args.cluster {
+        true => live(args)?,
+        false => (None, args.release.facts.facts()?),
+    };
+    let Some((mut plan, _)) = compile_for_facts(&args.values, &args.name, &args.release, facts)? else {
         return Ok(EXIT_ERROR);
     };
+    plan.release_revision = revision;
     if let Some(config) = &args.node_config {
         let mut node = plan.node.clone();
         node.config = std::path::absolute(config)?.to_string_lossy().into_owned();
@@ -151,6 +192,8 @@ pub fn run_plan(args: &PlanArgs) -> anyhow::Result<u8> {
         let change = gpuplan_compiler::node::apply(&files, &node, gpuplan_compiler::node::Foreign::Refuse)?;
         plan = plan.with_node_files(&change.files);
     }
+    // Sealed: `install | upgrade --plan` applies it only as it is printed here.
+    let plan = plan.sealed();
     print_out(&match args.output {
         Format::Yaml => plan.to_yaml(),
         Format::Json => plan.to_json(),

@@ -4,6 +4,7 @@
 
 mod controller;
 mod mock;
+mod saved;
 
 use std::time::Duration;
 

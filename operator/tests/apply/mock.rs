@@ -7,7 +7,8 @@
 //! status set by a pretend controller (DaemonSets and Deployments become ready, CRDs
 //! Established), foreground deletion that lingers while dependents go. A scenario adds
 //! faults (answer N times with a code and message), DaemonSets that never become ready, and
-//! objects whose deletion takes a while, and answers whose body is not a `Status`. Every
+//! objects whose deletion takes a while, and answers whose body is not a `Status`. It answers
+//! the server's version and API discovery with fixed answers, and lists Nodes put in its state. Every
 //! request is recorded for the test to check. The client goes through gpuplan's
 //! `StatusAnswers` layer, as `gpuplan`'s own does.
 
@@ -177,6 +178,14 @@ fn parse(path: &str) -> Option<Path> {
     })
 }
 
+/// The server's version and the API groups it serves (what `gpuplan facts` reads): a fixed
+/// 1.31 server serving the groups the plans use.
+/// The server's version, as `/version` answers.
+fn version() -> J {
+    json!({"major": "1", "minor": "31", "gitVersion": "v1.31.0", "gitCommit": "", "gitTreeState": "", "buildDate": "",
+           "goVersion": "", "compiler": "", "platform": "linux/amd64"})
+}
+
 fn status(code: u16, reason: &str, message: &str) -> (u16, J) {
     (
         code,
@@ -234,6 +243,7 @@ impl State {
                 return (200, json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}));
             }
             ("GET", "/apis") => return (200, self.groups()),
+            ("GET", "/version") => return (200, version()),
             _ => {}
         }
         let Some(p) = parse(path) else {
