@@ -116,11 +116,19 @@ pub fn load(inputs: &Inputs, read_file: &mut FileReader<'_>) -> Result<Values, E
     Ok(user)
 }
 
-/// The built-in defaults, parsed once.
+/// The built-in defaults as parsed at build time ([`values::snapshot`], kept in step with
+/// `values/values.yaml` by the test suite).
+pub const DEFAULT_VALUES_SNAPSHOT: &[u8] = include_bytes!("../../values/values.snapshot");
+
+/// The built-in defaults, decoded once from their snapshot (parsed from the YAML when the
+/// snapshot is not of this text).
 pub fn defaults() -> Result<&'static Values, Error> {
     static DEFAULTS: OnceLock<Result<Values, String>> = OnceLock::new();
     DEFAULTS
-        .get_or_init(|| load_yaml(DEFAULT_VALUES, &Source::Defaults).map_err(|e| e.to_string()))
+        .get_or_init(|| match values::snapshot::decode(DEFAULT_VALUES_SNAPSHOT, DEFAULT_VALUES) {
+            Some(values) => Ok(values),
+            None => load_yaml(DEFAULT_VALUES, &Source::Defaults).map_err(|e| e.to_string()),
+        })
         .as_ref()
         .map_err(|e| Error::Yaml { file: "values/values.yaml".into(), span: None, message: e.clone() })
 }

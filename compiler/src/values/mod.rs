@@ -14,6 +14,7 @@ pub mod load;
 pub mod merge;
 pub mod print;
 pub mod set;
+pub mod snapshot;
 
 use std::collections::BTreeMap;
 

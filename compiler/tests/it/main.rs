@@ -23,3 +23,4 @@ mod render_operator_nfd;
 mod render_toolkit;
 mod robustness;
 mod schema;
+mod snapshot;
