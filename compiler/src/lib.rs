@@ -209,7 +209,13 @@ pub fn compile_effective(effective: Effective, target: &Target) -> Result<Compil
         return Ok(compiled);
     }
     let values = &compiled.effective.values;
-    let config = match resolve(values) {
+    // The schema passed: no object holds a key it does not know, so there is nothing for
+    // `resolve` to prune (the defaults' sections are checked by the test suite).
+    let resolved = match target.skip_schema {
+        true => resolve(values),
+        false => config::from_pruned_json(values.to_json(), values),
+    };
+    let config = match resolved {
         Ok(config) => config,
         Err(Error::Invalid(found)) => {
             diagnostics.extend(found);
