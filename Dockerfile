@@ -26,8 +26,8 @@ COPY . .
 # Cache the registry and the target dir between builds; copy the binary out of the cache.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p gpuplan --bin gpuplan \
-    && install -D -m 0755 target/release/gpuplan /out/gpuplan
+    cargo build --profile dist --locked -p gpuplan --bin gpuplan \
+    && install -D -m 0755 target/dist/gpuplan /out/gpuplan
 
 # --- runtime -----------------------------------------------------------------------------
 # glibc and libgcc only (TLS is rustls, no OpenSSL); no shell, no package manager.
