@@ -19,7 +19,7 @@ use super::cluster::{Controllers, Run, gpuplan, install_crd, kubeconfig_elsewher
 use super::kube_server::KubeServer;
 
 /// `gpuplan COMMAND` with the release flags, the cluster flags and then `rest`.
-fn args(command: &[&str], kubeconfig: &std::path::Path, rest: Vec<String>) -> Vec<String> {
+pub(super) fn args(command: &[&str], kubeconfig: &std::path::Path, rest: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = command.iter().map(|s| (*s).to_owned()).collect();
     out.extend([
         "--kubeconfig".into(),
@@ -31,12 +31,14 @@ fn args(command: &[&str], kubeconfig: &std::path::Path, rest: Vec<String>) -> Ve
     out
 }
 
-fn records(client: &kube::Client, namespace: &str) -> Api<DynamicObject> {
+/// The release records (`PlanRelease`) in `namespace`.
+pub(super) fn records(client: &kube::Client, namespace: &str) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("gpuplan.dev", "v1alpha1", "PlanRelease");
     Api::namespaced_with(client.clone(), namespace, &ApiResource::from_gvk_with_plural(&gvk, "planreleases"))
 }
 
-fn ok(run: &Run) {
+/// The run succeeded.
+pub(super) fn ok(run: &Run) {
     assert_eq!(run.code, Some(0), "{run}");
 }
 

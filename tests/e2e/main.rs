@@ -13,6 +13,7 @@ mod agent;
 mod apply_real;
 mod chart;
 mod cli_cluster;
+mod cli_saved_plan;
 mod cluster;
 mod docker;
 mod facts;
