@@ -14,6 +14,7 @@ mod hostile_inputs;
 mod node;
 mod node_faults;
 mod output_dir;
+mod saved_plan;
 mod values;
 
 /// The `gpuplan` binary under test.
