@@ -5,6 +5,7 @@ use assert_cmd::Command;
 mod agent;
 mod basics;
 mod chart;
+mod ci_recipe;
 mod diff;
 mod explain;
 mod facts;
