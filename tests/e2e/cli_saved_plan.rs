@@ -7,6 +7,11 @@
 //! a plan made before the release moved on (stale) and a plan edited after it was made
 //! (tampered) are refused with exit 2, and then nothing in the release's namespace or its record
 //! has changed (every object's `resourceVersion` is as before).
+//!
+//! The README's CI recipe apply job (`plan --cluster` with the committed facts snapshot, `diff
+//! --cluster --plan`, `upgrade --install --plan`) runs here too, as `sh -ec` with `KUBECONFIG`:
+//! it installs, upgrades, and stops with exit 2, writing nothing, when the snapshot no longer
+//! matches the cluster — which the first install itself causes (see the README).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -150,4 +155,92 @@ async fn a_reviewed_plan_is_applied_as_made_and_a_stale_or_tampered_one_is_refus
     ok(&gpuplan(cluster(&["upgrade", "--plan", &file(&fresh)], vec![])).await);
     assert_eq!(device_plugin_env(&client, "FOO").await.as_deref(), Some("other"));
     assert_eq!(record(&client).await, (Some(3), Some(sealed_digest(&fresh))));
+}
+
+/// The apply job of the README's CI recipe, as it runs there (`operator/tests/cli/ci_recipe.rs`
+/// holds the README's jobs to exactly these lines).
+const APPLY_JOB: &[&str] = &[
+    "gpuplan plan --cluster -f gpu/values.yaml --facts gpu/facts.yaml > plan.yaml",
+    "gpuplan diff --cluster --plan plan.yaml",
+    "gpuplan upgrade --install --plan plan.yaml",
+];
+
+/// `sh -ec` the apply job in `dir`, `KUBECONFIG` naming the server: exit code, stdout + stderr.
+async fn apply_job(dir: &Path, kubeconfig: &Path) -> (Option<i32>, String) {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_gpuplan"));
+    let path = format!("{}:{}", bin.parent().expect("a dir").display(), std::env::var("PATH").unwrap_or_default());
+    let (dir, kubeconfig) = (dir.to_owned(), kubeconfig.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new("sh")
+            .args(["-ec", &APPLY_JOB.join("\n")])
+            .current_dir(dir)
+            .env("PATH", path)
+            .env("KUBECONFIG", kubeconfig)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("sh runs");
+        (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    })
+    .await
+    .expect("the job finishes")
+}
+
+#[tokio::test]
+async fn the_readme_apply_job_installs_upgrades_and_stops_when_the_committed_facts_are_out_of_date() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README");
+    for command in APPLY_JOB {
+        assert!(readme.lines().any(|l| l.trim().trim_start_matches("- ") == *command), "README runs {command}");
+    }
+    let Some(server) = KubeServer::private() else { return };
+    let client = server.client().await;
+    install_crd(&client, &service_monitor_crd()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("gpu")).expect("mkdir");
+    let values = "operator:\n  defaultRuntime: containerd\n";
+    std::fs::write(dir.path().join("gpu/values.yaml"), values).expect("write");
+    // The facts snapshot committed beside the values.
+    let snapshot = || async {
+        let run = gpuplan(vec!["facts".into(), "--kubeconfig".into(), server.kubeconfig().display().to_string()]).await;
+        ok(&run);
+        std::fs::write(dir.path().join("gpu/facts.yaml"), &run.stdout).expect("write");
+        run.stdout
+    };
+    let before_install = snapshot().await;
+
+    // The first merge installs; the plan recorded is the one the job made.
+    let (code, out) = apply_job(dir.path(), &server.kubeconfig()).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("(revision 1)"), "{out}");
+    assert_eq!(record(&client).await, (Some(1), Some(sealed_digest(&dir.path().join("plan.yaml")))));
+
+    // The install itself changes the facts: the cluster now serves the APIs of the CRDs the
+    // release brought (NFD's among them), so the snapshot taken before it no longer matches
+    // and the next apply is refused until it is refreshed (a limitation the README states).
+    let (code, out) = apply_job(dir.path(), &server.kubeconfig()).await;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("the plan was made for other cluster facts"), "{out}");
+    let after_install = snapshot().await;
+    let added: Vec<&str> = after_install.lines().filter(|l| !before_install.lines().any(|b| b == *l)).collect();
+    assert!(added.contains(&"- nfd.k8s-sigs.io/v1alpha1"), "{added:?}");
+
+    // A values change merged: the job log shows it, then it is applied.
+    let changed = format!("{values}devicePlugin:\n  env:\n  - name: FOO\n    value: bar\n");
+    std::fs::write(dir.path().join("gpu/values.yaml"), changed).expect("write");
+    let (code, out) = apply_job(dir.path(), &server.kubeconfig()).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(&format!("gpu-operator, {DEVICE_PLUGIN}, DaemonSet (apps) has changed:")), "{out}");
+    assert!(out.contains("(revision 2)"), "{out}");
+    assert_eq!(device_plugin_env(&client, "FOO").await.as_deref(), Some("bar"));
+
+    // The cluster gains a GPU node the committed facts do not know: the job stops with exit 2
+    // and writes nothing until facts.yaml is refreshed.
+    let node = serde_json::json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "gpu-new",
+        "labels": {"nvidia.com/gpu.present": "true"}}});
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+    nodes.create(&Default::default(), &serde_json::from_value(node).expect("a Node")).await.expect("adds a node");
+    let before = versions(&client).await;
+    let (code, out) = apply_job(dir.path(), &server.kubeconfig()).await;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("the plan was made for other cluster facts"), "{out}");
+    assert_eq!(versions(&client).await, before, "a refused plan writes nothing");
 }
