@@ -10,8 +10,9 @@
 //!
 //! The README's CI recipe apply job (`plan --cluster` with the committed facts snapshot, `diff
 //! --cluster --plan`, `upgrade --install --plan`) runs here too, as `sh -ec` with `KUBECONFIG`:
-//! it installs, upgrades, and stops with exit 2, writing nothing, when the snapshot no longer
-//! matches the cluster — which the first install itself causes (see the README).
+//! it installs, upgrades with the snapshot taken before the install (the APIs the release's
+//! own CRDs add are not facts the plan depends on), and stops with exit 2, writing nothing,
+//! when the snapshot no longer matches the cluster (a GPU node joined).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -213,15 +214,13 @@ async fn the_readme_apply_job_installs_upgrades_and_stops_when_the_committed_fac
     assert!(out.contains("(revision 1)"), "{out}");
     assert_eq!(record(&client).await, (Some(1), Some(sealed_digest(&dir.path().join("plan.yaml")))));
 
-    // The install itself changes the facts: the cluster now serves the APIs of the CRDs the
-    // release brought (NFD's among them), so the snapshot taken before it no longer matches
-    // and the next apply is refused until it is refreshed (a limitation the README states).
-    let (code, out) = apply_job(dir.path(), &server.kubeconfig()).await;
-    assert_eq!(code, Some(2), "{out}");
-    assert!(out.contains("the plan was made for other cluster facts"), "{out}");
+    // The install serves the APIs of the CRDs the release brought (NFD's among them): a
+    // snapshot taken now differs, but not in what the plan depends on, so the one committed
+    // before the install still applies.
     let after_install = snapshot().await;
     let added: Vec<&str> = after_install.lines().filter(|l| !before_install.lines().any(|b| b == *l)).collect();
     assert!(added.contains(&"- nfd.k8s-sigs.io/v1alpha1"), "{added:?}");
+    std::fs::write(dir.path().join("gpu/facts.yaml"), &before_install).expect("write");
 
     // A values change merged: the job log shows it, then it is applied.
     let changed = format!("{values}devicePlugin:\n  env:\n  - name: FOO\n    value: bar\n");

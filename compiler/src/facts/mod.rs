@@ -81,6 +81,11 @@ pub struct Facts {
     pub nodes: Option<Vec<NodeFacts>>,
 }
 
+/// API groups a cluster may not serve, whose objects the plan leaves out where the facts say
+/// so (as upstream skips ServiceMonitors without the Prometheus Operator's CRD): the only
+/// served APIs the plan depends on.
+pub const OPTIONAL_APIS: [&str; 1] = ["monitoring.coreos.com/"];
+
 /// One node.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -201,13 +206,22 @@ impl Facts {
         self.api_versions.as_ref().map(|set| set.contains(group_version))
     }
 
-    /// `sha256:` of the facts' canonical JSON; `None` when there are none.
+    /// `sha256:` of the canonical JSON of the facts the compiler reads; `None` when there are
+    /// none. Of the served APIs only the [`OPTIONAL_APIS`] count: installing a release serves
+    /// the APIs of its own CRDs (NFD's, gpuplan's), and the plan made before must still be the
+    /// plan for the cluster after.
     pub fn digest(&self) -> Option<String> {
         if self.is_empty() {
             return None;
         }
+        let read = Facts {
+            api_versions: self.api_versions.as_ref().map(|served| {
+                served.iter().filter(|gv| OPTIONAL_APIS.iter().any(|g| gv.starts_with(g))).cloned().collect()
+            }),
+            ..self.clone()
+        };
         // Serialising plain strings and maps cannot fail.
-        let json = serde_json::to_string(self).unwrap_or_default();
+        let json = serde_json::to_string(&read).unwrap_or_default();
         let hash = Sha256::digest(json.as_bytes());
         Some(format!("sha256:{}", hash.iter().map(|b| format!("{b:02x}")).collect::<String>()))
     }
@@ -249,6 +263,17 @@ mod tests {
             container_runtime_version: runtime.into(),
             ..NodeFacts::default()
         }
+    }
+
+    #[test]
+    fn given_more_served_apis_only_the_optional_ones_move_the_digest() {
+        let served = |apis: &[&str]| Facts {
+            api_versions: Some(apis.iter().map(|a| (*a).to_owned()).collect()),
+            ..Facts::default()
+        };
+        let before = served(&["v1", "apps/v1"]).digest();
+        assert_eq!(served(&["v1", "apps/v1", "nfd.k8s-sigs.io/v1alpha1"]).digest(), before, "a CRD of the release");
+        assert_ne!(served(&["v1", "apps/v1", "monitoring.coreos.com/v1"]).digest(), before, "ServiceMonitors served");
     }
 
     #[test]

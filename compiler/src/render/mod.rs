@@ -73,9 +73,8 @@ impl Context<'_> {
 /// The version of gpuplan rendering the plan: the default tag of its own image.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// API groups a cluster may not serve, whose objects are left out where the facts say so (as
-/// upstream skips ServiceMonitors without the Prometheus Operator's CRD).
-pub const OPTIONAL_APIS: [&str; 1] = ["monitoring.coreos.com/"];
+/// API groups a cluster may not serve, whose objects are left out where the facts say so.
+pub use crate::facts::OPTIONAL_APIS;
 
 /// Collects the objects of one stage.
 pub struct Out<'e> {
