@@ -1,0 +1,133 @@
+"""The figures of `scripts/bench`, each beside its goal and, where one runs here, its anchor.
+
+Input (flags): the gpuplan binary, criterion's output directory (the in-process benches have
+run), optionally a Python with the Helm v4 engine (helm-python-sdk) and the upstream chart.
+Output: a table on stdout, one row per figure: gpuplan's median, the goal, the anchor and the
+ratio anchor / gpuplan. Whole-process figures are wall-clock medians of fresh processes, with
+the peak resident memory of the largest one (wait4's ru_maxrss); in-process figures are
+criterion's median estimates. This machine is shared and noisy: the ratios are what matters.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SEED = [
+    "--set", "operator.defaultRuntime=containerd",
+    "--set", "toolkit.env[0].name=CONTAINERD_CONFIG",
+    "--set", "toolkit.env[0].value=/etc/containerd/config.toml",
+    "--set", "toolkit.env[1].name=CONTAINERD_SOCKET",
+    "--set", "toolkit.env[1].value=/run/containerd/containerd.sock",
+    "--set", "toolkit.env[2].name=CONTAINERD_RUNTIME_CLASS",
+    "--set", "toolkit.env[2].value=nvidia",
+    "--set", "toolkit.env[3].name=CONTAINERD_SET_AS_DEFAULT",
+    "--set", "toolkit.env[3].value=true",
+]
+
+HELM_RENDER = """
+import json, statistics, sys, time
+import helm_python as helm
+chart_dir, runs = sys.argv[1], int(sys.argv[2])
+times, objects = [], 0
+for _ in range(runs):
+    start = time.perf_counter()
+    with helm.Chart.load(chart_dir) as chart:
+        manifests = chart.render(values={}, name="gpu-operator", namespace="gpu-operator", is_install=True)
+    times.append(time.perf_counter() - start)
+    objects = sum(text.count("\\nkind: ") + text.startswith("kind: ") for text in manifests.values())
+print(json.dumps({"median_ms": statistics.median(times) * 1000, "objects": objects}))
+"""
+
+
+def whole_process(command, runs):
+    """Median wall time (ms) of `runs` fresh processes, and the largest peak RSS (MiB)."""
+    times, peak = [], 0
+    for _ in range(runs):
+        start = time.perf_counter()
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)
+        times.append(time.perf_counter() - start)
+        peak = max(peak, usage.ru_maxrss)
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 1):
+            sys.exit(f"bench: {' '.join(command)} exited {code}")
+    return statistics.median(times) * 1000, peak / 1024
+
+
+def criterion(root, group, name):
+    """Criterion's median estimate (ms) of one benchmark, found by its full id."""
+    wanted = f"{group}/{name}" if group else name
+    for benchmark in Path(root).glob("**/new/benchmark.json"):
+        info = json.loads(benchmark.read_text())
+        if info.get("full_id") == wanted:
+            estimates = json.loads((benchmark.parent / "estimates.json").read_text())
+            return estimates["median"]["point_estimate"] / 1e6
+    return None
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--criterion", required=True)
+    parser.add_argument("--helm-python")
+    parser.add_argument("--chart")
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+
+    rows = []
+
+    def row(what, ours, unit, goal, anchor=None, anchor_name=""):
+        ratio = f"{anchor / ours:.1f}x" if anchor and ours else ""
+        shown_anchor = f"{anchor:.2f} {unit} ({anchor_name})" if anchor else anchor_name
+        rows.append((what, f"{ours:.2f} {unit}" if ours is not None else "not measured", goal, shown_anchor, ratio))
+
+    helm = None
+    if args.helm_python and args.chart and Path(args.chart).is_dir():
+        out = subprocess.run([args.helm_python, "-c", HELM_RENDER, args.chart, "15"], capture_output=True, text=True)
+        if out.returncode == 0:
+            helm = json.loads(out.stdout)
+        else:
+            print(f"bench: the Helm v4 engine did not render: {out.stderr.strip()[-300:]}", file=sys.stderr)
+    helm_ms = helm["median_ms"] if helm else None
+    helm_name = f"Helm v4 engine, upstream chart, {helm['objects']} objects" if helm else "Helm v4 engine: not available"
+
+    plan_ms = criterion(args.criterion, None, "compile the defaults to a Plan")
+    text_ms = criterion(args.criterion, None, "compile the defaults to `helm template` text")
+    row("compile the defaults to a Plan, in process", plan_ms, "ms", "<= 1 ms, 30x Helm", helm_ms, helm_name)
+    row("defaults to `helm template` text, in process", text_ms, "ms", "<= 1.5 ms", helm_ms, helm_name)
+
+    binary = args.binary
+    ms, mib = whole_process([binary, "template", *SEED], args.runs)
+    row("gpuplan template (seed), whole process", ms, "ms", "<= 5 ms")
+    rows.append(("  its peak RSS", f"{mib:.1f} MiB", "<= 10 MiB", "", ""))
+
+    config = Path(__file__).resolve().parents[2] / "golden/node/containerd-1.6-default/in/etc/containerd/config.toml"
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "config.toml"
+        copy.write_text(config.read_text())
+        ms, mib = whole_process([binary, "node", "diff", "--config", str(copy), "--drop-in", "", *SEED], args.runs)
+    row("gpuplan node diff (241-line containerd 1.6 default)", ms, "ms", "<= 2 ms", 4.0, "nvidia-ctk --dry-run, issue's figure")
+    rows.append(("  its peak RSS", f"{mib:.1f} MiB", "<= 5 MiB", "14.4 MiB (nvidia-ctk, issue's figure)", ""))
+
+    group = "containerd engine, 2,000-line config"
+    patch = criterion(args.criterion, group, "patch (drop-in mode)")
+    revert = criterion(args.criterion, group, "revert")
+    both = patch + revert if patch is not None and revert is not None else None
+    row("node engine, 2,000 lines: patch + revert, in process", both, "ms", "<= 0.5 ms")
+    explain = criterion(args.criterion, "explain", "toolkit CONTAINERD_SOCKET on the defaults")
+    row("explain of one field, in process", explain, "ms", "<= 30 ms")
+
+    widths = [max(len(r[i]) for r in rows + [("figure", "gpuplan", "goal", "anchor", "ratio")]) for i in range(5)]
+    header = ("figure", "gpuplan", "goal", "anchor", "anchor/gpuplan")
+    for r in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+
+
+if __name__ == "__main__":
+    main()
