@@ -162,8 +162,9 @@ async fn the_operator_leads_reconciles_labels_corrects_drift_and_uninstalls_a_de
 
     // Without the GPUPlan CRD the operator is not ready and says why.
     let a = Operator::start(&server, "operator-a");
-    let (_, body) = eventually(WITHIN, "/readyz answers 503", || async {
-        http_get(a.port, "/readyz").filter(|(status, _)| status.contains("503"))
+    // Before it has connected, /readyz is 503 for that reason: wait for the CRD's.
+    let (_, body) = eventually(WITHIN, "/readyz answers 503 for the missing CRD", || async {
+        http_get(a.port, "/readyz").filter(|(status, body)| status.contains("503") && body.contains("CRD"))
     })
     .await;
     assert!(body.contains("the GPUPlan CRD (gpuplans.gpuplan.dev) is not installed"), "{body}");
