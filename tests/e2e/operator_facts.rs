@@ -86,6 +86,18 @@ async fn the_operator_compiles_for_the_live_facts_and_again_when_a_node_with_a_n
     // A node with a new OS joins: nothing else sets off a reconcile of the applied plan (no
     // object of its changed), so the facts watch must see it; the driver DaemonSet is added and
     // the status says so.
+    // Wait until the operator is idle (no reconcile for 3 s: the test's controllers have
+    // settled every status), so that only the facts watch can notice the new node.
+    let mut last = (operator.metric("gpuplan_reconciles_total"), std::time::Instant::now());
+    eventually(WITHIN, "the operator idle", || {
+        let now = operator.metric("gpuplan_reconciles_total");
+        if now != last.0 {
+            last = (now, std::time::Instant::now());
+        }
+        let idle = last.1.elapsed() >= Duration::from_secs(3);
+        async move { idle.then_some(()) }
+    })
+    .await;
     let before = status.facts_digest.clone();
     let changes = operator.metric("gpuplan_facts_changes_total").expect("the metrics page");
     add_gpu_node(&nodes, "gpu-rocky", ("rocky", "9.5"), "containerd://2.1.0").await;
