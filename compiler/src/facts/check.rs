@@ -61,6 +61,8 @@ pub fn check(config: &Config, facts: &Facts, missing: bool) -> Vec<Diagnostic> {
             .with_hint("GPU nodes are those NFD labels feature.node.kubernetes.io/pci-10de.present=true"),
         );
     }
+    // Once, not per node: with thousands of GPU nodes, per node was quadratic.
+    let os_known = facts.gpu_os().is_some_and(|os| !os.is_empty());
     for node in facts.gpu_nodes() {
         if node.runtime().is_none() {
             out.push(Diagnostic::warning(
@@ -70,7 +72,7 @@ pub fn check(config: &Config, facts: &Facts, missing: bool) -> Vec<Diagnostic> {
                     node.name, node.container_runtime_version
                 ),
             ));
-        } else if facts.gpu_os().is_some_and(|os| !os.is_empty()) && node.os().is_none() && renders_driver {
+        } else if os_known && node.os().is_none() && renders_driver {
             out.push(Diagnostic::warning(
                 "",
                 format!("GPU node {} has no NFD os_release labels: no driver DaemonSet selects it", node.name),
