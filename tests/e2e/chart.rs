@@ -50,7 +50,7 @@ fn helm4() -> Option<PathBuf> {
 }
 
 /// The seed command line of the design (what a user runs with `helm install` today).
-const SEED: [&str; 18] = [
+pub(super) const SEED: [&str; 18] = [
     "--set",
     "operator.defaultRuntime=containerd",
     "--set",
@@ -80,7 +80,7 @@ fn seed_with_set_string() -> Vec<&'static str> {
 }
 
 /// The objects of a rendered multi-document YAML text, read as Helm reads YAML.
-fn documents(text: &str) -> Vec<Value> {
+pub(super) fn documents(text: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut current = String::new();
     for line in text.lines().chain(std::iter::once("---")) {
@@ -137,7 +137,7 @@ fn helm4_render(python: &Path, flag: Option<(&str, &str)>) -> Result<Vec<Value>,
 }
 
 /// `gpuplan <command> <args>`: stdout, or stderr on failure.
-fn gpuplan(command: &[&str], args: &[&str]) -> Result<String, String> {
+pub(super) fn gpuplan(command: &[&str], args: &[&str]) -> Result<String, String> {
     let out = assert_cmd::Command::cargo_bin("gpuplan")
         .expect("binary")
         .args(command)

@@ -6,7 +6,8 @@
 //! built-in kinds (`tests/kube-test-server`, built from Debian's Go sources, with etcd from PyPI;
 //! `kube_server.rs`) for server-side apply, the apply engine, the cluster commands and the
 //! operator; the Helm chart is rendered by Helm 3.6 and the Helm v4 engine
-//! (`scripts/install-helm`). A test whose component is missing fails, naming it and how to
+//! (`scripts/install-helm`); the `template --output-dir` tree is built by Debian's kustomize
+//! (`scripts/install-kustomize`). A test whose component is missing fails, naming it and how to
 //! install it; `GPUPLAN_SKIP_REAL=1` makes it skip instead (see `real.rs`).
 
 mod agent;
@@ -19,6 +20,7 @@ mod docker;
 mod facts;
 mod kube_schema;
 mod kube_server;
+mod kustomize;
 mod manifests;
 mod node_containerd;
 mod operator_facts;
