@@ -126,8 +126,10 @@ pub fn flag(grammar: Grammar, text: &str) -> String {
         let Some(value) = value else { continue };
         out.push('=');
         // The value of a `...name` key is a name (`env[0].name=API_TOKEN`), shown unless it looks
-        // like a secret itself.
-        let names = key.rsplit(['.', ']']).next().is_some_and(|last| last.to_ascii_lowercase().ends_with("name"));
+        // like a secret itself — and unless it holds an assignment, as a `--set-literal` value
+        // may (`name=1,x.password=...`: the rest of the flag is the value), which is no name.
+        let names = key.rsplit(['.', ']']).next().is_some_and(|last| last.to_ascii_lowercase().ends_with("name"))
+            && !value.contains('=');
         let value_hidden = if names { looks_secret(value) } else { sensitive_text(value) };
         let hidden = sensitive_path(key) || value_hidden || name_of(key).is_some_and(sensitive_key);
         if hidden {
@@ -259,6 +261,9 @@ mod tests {
         assert_eq!(flag(Grammar::Strvals, r"a\,password=1"), r"a\,password=***");
         assert_eq!(flag(Grammar::Strvals, "proxy=http://u:p@h:1"), "proxy=***");
         assert_eq!(flag(Grammar::Literal, "a=,x.registry.password=y"), "a=***");
+        // Found by fuzzing: a `name` key's value is shown as a name, but a literal's holds the rest.
+        assert_eq!(flag(Grammar::Literal, "name=9,x.registry.password=hunter2"), "name=***");
+        assert_eq!(flag(Grammar::Strvals, "env[0].name=API_TOKEN"), "env[0].name=API_TOKEN");
         // Found by fuzzing: malformed JSON that closes early must not expose what follows.
         let broken = r#"k={"a":x=,"b":[null,]],"password":{"c":[["hunter2"]]}},d=1"#;
         assert_eq!(flag(Grammar::Json, broken), "k=***");
