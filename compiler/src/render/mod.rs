@@ -44,7 +44,7 @@ use crate::error::Error;
 use crate::facts::Facts;
 use crate::node::NodeRuntime;
 use crate::plan::{Manifest, Release, Stage};
-use crate::values::{Source, load::load_document};
+use crate::values::{Source, load::load_document, trusted};
 pub use rule::Rule;
 
 /// What every stage renders from.
@@ -98,12 +98,16 @@ impl Out<'_> {
             if doc.trim().is_empty() {
                 continue;
             }
-            // The object is not repeated in the error: it may be large, and hold a Secret.
-            let values = load_document(doc, &Source::Inline).map_err(|e| fail(e.to_string()))?;
-            if values.0.is_empty() {
+            // gpuplan's own output is read the short way; what that declines, by the loader.
+            let object = match trusted::document_json(doc) {
+                Some(object) => object,
+                // The object is not repeated in the error: it may be large, and hold a Secret.
+                None => load_document(doc, &Source::Inline).map_err(|e| fail(e.to_string()))?.to_json(),
+            };
+            if object.as_object().is_some_and(serde_json::Map::is_empty) {
                 continue;
             }
-            let manifest = Manifest { source: format!("gpuplan/{template}"), object: values.to_json() };
+            let manifest = Manifest { source: format!("gpuplan/{template}"), object };
             let api = manifest.object["apiVersion"].as_str().unwrap_or_default();
             if OPTIONAL_APIS.iter().any(|g| api.starts_with(g)) && self.facts.serves(api) == Some(false) {
                 self.omitted.push(format!(

@@ -86,7 +86,7 @@ struct Loader<'a, 'b> {
 
 /// A resolved scalar, before it becomes a value or a map key.
 #[derive(Debug, Clone, PartialEq)]
-enum Scalar {
+pub(crate) enum Scalar {
     Null,
     Bool(bool),
     Int(i128),
@@ -424,7 +424,7 @@ impl<'a, 'b> Loader<'a, 'b> {
 }
 
 /// Resolve a plain scalar with go-yaml v2's YAML 1.1 rules.
-fn resolve_plain(text: &str) -> Scalar {
+pub(crate) fn resolve_plain(text: &str) -> Scalar {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Scalar::Null,
         "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
