@@ -49,8 +49,45 @@ pub async fn nodes(client: &kube::Client) -> anyhow::Result<Vec<gpuplan_compiler
     }
 }
 
-/// What the compiler reads of one Node.
+/// What the compiler reads of one Node, taken from the typed object: the same as
+/// [`gpuplan_compiler::facts::node`] gives for its JSON (a test checks), without writing the
+/// whole Node out as JSON first — the operator does this for every node on every look.
 pub fn from_node(node: &Node) -> anyhow::Result<gpuplan_compiler::facts::NodeFacts> {
-    let json = serde_json::to_value(node).context("a Node that does not serialise")?;
-    gpuplan_compiler::facts::node(&json).map_err(|message| anyhow::anyhow!("Node: {message}"))
+    let name = node.metadata.name.clone().context("Node: a Node without metadata.name")?;
+    let info = node.status.as_ref().and_then(|s| s.node_info.as_ref());
+    let field = |pick: fn(&k8s_openapi::api::core::v1::NodeSystemInfo) -> &String| {
+        info.map(pick).cloned().unwrap_or_default()
+    };
+    Ok(gpuplan_compiler::facts::NodeFacts {
+        name,
+        labels: node.metadata.labels.clone().unwrap_or_default(),
+        container_runtime_version: field(|i| &i.container_runtime_version),
+        os_image: field(|i| &i.os_image),
+        kernel_version: field(|i| &i.kernel_version),
+        architecture: field(|i| &i.architecture),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_nodes_of_every_shape_the_typed_reading_is_the_json_one() {
+        let nodes = [
+            serde_json::json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "a", "labels": {
+                "feature.node.kubernetes.io/pci-10de.present": "true", "other": "x"}},
+                "status": {"nodeInfo": {"containerRuntimeVersion": "cri-o://1.30.6", "osImage": "RHEL", "kernelVersion": "5.14",
+                    "architecture": "arm64", "bootID": "", "kubeProxyVersion": "", "kubeletVersion": "", "machineID": "",
+                    "operatingSystem": "linux", "systemUUID": ""}}}),
+            serde_json::json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "no-status"}}),
+            serde_json::json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "empty", "labels": {}}, "status": {}}),
+        ];
+        for json in nodes {
+            let node: Node = serde_json::from_value(json).expect("a Node");
+            let by_json = gpuplan_compiler::facts::node(&serde_json::to_value(&node).expect("json")).expect("reads");
+            assert_eq!(from_node(&node).expect("reads"), by_json);
+        }
+        assert!(from_node(&Node::default()).is_err(), "a Node without a name");
+    }
 }
