@@ -55,9 +55,8 @@ pub async fn nodes(client: &kube::Client) -> anyhow::Result<Vec<gpuplan_compiler
 pub fn from_node(node: &Node) -> anyhow::Result<gpuplan_compiler::facts::NodeFacts> {
     let name = node.metadata.name.clone().context("Node: a Node without metadata.name")?;
     let info = node.status.as_ref().and_then(|s| s.node_info.as_ref());
-    let field = |pick: fn(&k8s_openapi::api::core::v1::NodeSystemInfo) -> &String| {
-        info.map(pick).cloned().unwrap_or_default()
-    };
+    let field =
+        |pick: fn(&k8s_openapi::api::core::v1::NodeSystemInfo) -> &String| info.map(pick).cloned().unwrap_or_default();
     Ok(gpuplan_compiler::facts::NodeFacts {
         name,
         labels: node.metadata.labels.clone().unwrap_or_default(),
