@@ -264,22 +264,14 @@ pub fn check_values(effective: &Effective, skip_schema: bool) -> Vec<Diagnostic>
 }
 
 /// Every problem with the effective values, the typed config's included (its semantic rules,
-/// the node change), without rendering a plan: [`check_values`], then [`resolve`] and its rules.
+/// the node change), without rendering a plan: [`compile_effective`] stopped before rendering,
+/// for the default release and no facts.
 pub fn check(effective: &Effective, skip_schema: bool) -> Vec<Diagnostic> {
-    let mut out = check_values(effective, skip_schema);
-    if schema::has_errors(&out) {
-        return out;
+    let target = Target { skip_schema, render: false, ..Target::default() };
+    match compile_effective(effective.clone(), &target) {
+        Ok(compiled) => compiled.diagnostics,
+        Err(e) => vec![Diagnostic::error("", e.to_string())],
     }
-    match resolve(&effective.values) {
-        Ok(config) => {
-            out.extend(config::rules::check(&config, &effective.values));
-            let (_, diagnostics) = node_runtime(&config);
-            out.extend(with_origins(diagnostics, &effective.values));
-        }
-        Err(Error::Invalid(diagnostics)) => out.extend(diagnostics),
-        Err(other) => out.push(Diagnostic::error("", other.to_string())),
-    }
-    out
 }
 
 /// Stage 4: the typed config. Keys the schema does not know are ignored here (they are

@@ -19,7 +19,6 @@ mod read;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 pub use check::{HOW, check};
 pub use read::{node, read};
@@ -221,9 +220,7 @@ impl Facts {
             ..self.clone()
         };
         // Serialising plain strings and maps cannot fail.
-        let json = serde_json::to_string(&read).unwrap_or_default();
-        let hash = Sha256::digest(json.as_bytes());
-        Some(format!("sha256:{}", hash.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+        Some(crate::plan::sha256(&serde_json::to_string(&read).unwrap_or_default()))
     }
 
     /// gpuplan's snapshot of the facts, as YAML: `apiVersion`, `kind`, then the facts.

@@ -206,11 +206,15 @@ fn order(m: &Manifest) -> (usize, String, String, String) {
     (rank, unknown_kind, m.namespace().to_owned(), m.name().to_owned())
 }
 
+/// `sha256:` and the hex SHA-256 of `text`: every digest a plan carries is one.
+pub fn sha256(text: &str) -> String {
+    let hash = Sha256::digest(text.as_bytes());
+    format!("sha256:{}", hash.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
 /// The digest of effective values: `sha256:` of their canonical JSON.
 pub fn digest(values: &Values) -> String {
-    let hash = Sha256::digest(print::to_json(&values.0).as_bytes());
-    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    sha256(&print::to_json(&values.0))
 }
 
 /// Assemble the plan: stages in the order given, objects ordered within each, empty stages
@@ -257,8 +261,7 @@ impl Plan {
             map.remove("planDigest");
         }
         // serde_json's maps are ordered by key (no `preserve_order`), so this text is canonical.
-        let hash = Sha256::digest(json.to_string().as_bytes());
-        format!("sha256:{}", hash.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        sha256(&json.to_string())
     }
 
     /// The plan with the digest of its own content, to be saved and applied later.

@@ -41,7 +41,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::facts::Facts;
+use crate::facts::{Facts, OPTIONAL_APIS};
 use crate::node::NodeRuntime;
 use crate::plan::{Manifest, Release, Stage};
 use crate::values::{Source, load::load_document, trusted};
@@ -72,9 +72,6 @@ impl Context<'_> {
 
 /// The version of gpuplan rendering the plan: the default tag of its own image.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// API groups a cluster may not serve, whose objects are left out where the facts say so.
-pub use crate::facts::OPTIONAL_APIS;
 
 /// Collects the objects of one stage.
 pub struct Out<'e> {

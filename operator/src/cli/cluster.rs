@@ -194,11 +194,16 @@ const OPERATOR_STAGE: &str = "gpuplan-operator";
 /// deploys the operator, the `GPUPlan` CRD; `None` after printing errors.
 pub fn desired(values: &ValuesArgs, name: &str, release: &ReleaseArgs) -> anyhow::Result<Option<Desired>> {
     let Some((plan, compiled)) = compile_with_values(values, name, release)? else { return Ok(None) };
-    let mut desired = Desired::from_plan(&plan, compiled.effective.values.to_json());
+    Ok(Some(release_of(&plan, compiled.effective.values.to_json())))
+}
+
+/// A plan's release, with the `GPUPlan` CRD shared when the plan deploys the operator.
+fn release_of(plan: &Plan, values: serde_json::Value) -> Desired {
+    let mut desired = Desired::from_plan(plan, values);
     if plan.stages.iter().any(|s| s.name == OPERATOR_STAGE) {
         desired.shared.push(gpuplan_compiler::schema::crd());
     }
-    Ok(Some(desired))
+    desired
 }
 
 /// A saved plan's release: the plan read from `file` and verified against its own content
@@ -213,10 +218,7 @@ pub fn saved(file: &str) -> anyhow::Result<(Plan, Desired)> {
     let mut plan = plan;
     plan.crds = gpuplan_compiler::render::crds(&plan.stages)?;
     // A saved plan carries no values; the record keeps its content digest instead.
-    let mut desired = Desired::from_plan(&plan, serde_json::json!({}));
-    if plan.stages.iter().any(|s| s.name == OPERATOR_STAGE) {
-        desired.shared.push(gpuplan_compiler::schema::crd());
-    }
+    let desired = release_of(&plan, serde_json::json!({}));
     Ok((*plan, desired))
 }
 

@@ -2,21 +2,9 @@
 //! `old.args` and `new.args`, `gpuplan diff OLD NEW -o markdown` prints exactly `expected.md`
 //! (exit 0). `UPDATE_GOLDEN=1` rewrites them (review the diff); CI never sets it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::gpuplan;
-
-fn cases() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/diff");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .expect("golden/diff")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
-}
+use super::{golden_cases, gpuplan};
 
 /// `gpuplan plan` with the arguments in `file` (one per line), written to `out`.
 fn plan(file: &Path, out: &Path) {
@@ -30,7 +18,7 @@ fn plan(file: &Path, out: &Path) {
 #[test]
 fn golden_diff_cases() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
-    let cases = cases();
+    let cases = golden_cases("diff");
     assert!(cases.len() >= 2, "golden/diff has its cases");
     let mut failures = Vec::new();
     for case in cases {

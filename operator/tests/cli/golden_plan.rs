@@ -3,27 +3,15 @@
 //! `expected.yaml` (exit 0), or fails with exactly `expected.err` (exit 2).
 //! `UPDATE_GOLDEN=1` rewrites them (review the diff); CI never sets it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::gpuplan;
-
-fn cases() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/plan");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .expect("golden/plan")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
-}
+use super::{golden_cases, gpuplan};
 
 #[test]
 fn golden_plan_cases() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
-    let cases = cases();
+    let cases = golden_cases("plan");
     assert!(cases.len() >= 15, "golden/plan has its cases");
     let facts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/facts");
     for case in cases {

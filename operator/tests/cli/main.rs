@@ -23,6 +23,19 @@ pub fn gpuplan() -> Command {
     Command::cargo_bin("gpuplan").expect("the gpuplan binary is built")
 }
 
+/// The case directories of `golden/<kind>/`, in name order.
+pub fn golden_cases(kind: &str) -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden").join(kind);
+    let mut dirs: Vec<std::path::PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
 /// The seed command line from the design (what a user runs with `helm install` today).
 pub fn seed_args() -> Vec<&'static str> {
     vec![
