@@ -15,6 +15,7 @@ pub mod merge;
 pub mod print;
 pub mod set;
 pub mod snapshot;
+mod subset;
 pub mod trusted;
 
 use std::collections::BTreeMap;

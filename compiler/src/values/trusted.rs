@@ -22,6 +22,22 @@ const MAX_DEPTH: usize = 128;
 
 /// The document's JSON, or `None` to leave it to the full loader.
 pub fn document_json(text: &str) -> Option<J> {
+    // The templates' own subset first, by hand; the parser's events for anything else.
+    if let Some(json) = super::subset::read(text) {
+        // Debug builds (every test run) read each rendered document the long way too.
+        #[cfg(debug_assertions)]
+        {
+            let long = events_json(text)
+                .or_else(|| super::load::load_document(text, &super::Source::Inline).ok().map(|v| v.to_json()));
+            assert_eq!(long.as_ref(), Some(&json), "the hand reader disagrees on {text:?}");
+        }
+        return Some(json);
+    }
+    events_json(text)
+}
+
+/// The document's JSON from the YAML parser's events.
+fn events_json(text: &str) -> Option<J> {
     let mut parser = Parser::new_from_str(text);
     let mut next = move || parser.next_event().and_then(Result::ok).map(|(event, _)| event);
     loop {
@@ -79,7 +95,13 @@ fn mapping<'a>(next: &mut impl FnMut() -> Option<Event<'a>>, depth: usize) -> Op
 
 /// A scalar as the loader types it (plain ones by YAML 1.1, the others are text), as JSON.
 fn scalar(text: &str, style: ScalarStyle) -> Option<J> {
-    if style != ScalarStyle::Plain {
+    scalar_json(text, style == ScalarStyle::Plain)
+}
+
+/// A scalar's JSON: a plain one typed by YAML 1.1 as the loader types it, another one text;
+/// `None` for a number JSON cannot hold (the loader's error says so).
+pub(super) fn scalar_json(text: &str, plain: bool) -> Option<J> {
+    if !plain {
         return Some(J::String(text.to_owned()));
     }
     let value = match resolve_plain(text) {
