@@ -38,6 +38,7 @@ pub mod operator;
 pub mod patterns;
 pub mod rules;
 pub mod sandbox;
+pub mod section;
 mod tidy;
 pub mod unrendered;
 

@@ -195,7 +195,7 @@ pub fn explain(
     })?;
     let target = Target { stage: found.stage, object: manifest, field: &canonical, value };
     let leaves = trace::leaves(values);
-    let base = trace::Base::new(values, config.clone(), release, facts);
+    let base = trace::Base::new(values, config.clone(), release, facts, found.stage);
     let effects = effects(&base, &target, &leaves);
 
     let is_secret = secret::is_secret(manifest);
@@ -283,4 +283,39 @@ fn effects(base: &trace::Base<'_>, target: &Target<'_>, leaves: &[(String, &Node
         out[i] = effect;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memo and the one-section read are shortcuts: with an empty memo every attempt
+    /// renders in full, and the effects must be the same, leaf for leaf.
+    #[test]
+    fn given_every_stage_the_memo_changes_no_effect() {
+        let values = crate::defaults().expect("the defaults load");
+        let release =
+            Release { name: "gpu-operator".into(), namespace: "gpu-operator".into(), kube_version: "1.31".into() };
+        let facts = Facts::default();
+        let config = crate::resolve(values).expect("resolves");
+        let (node, agents) = crate::agents(&config, &crate::node_runtime(&config).0, &facts);
+        let ctx = Context { config: &config, node: &node, agents: &agents, release: &release, facts: &facts };
+        let stages = render::render(&ctx).expect("renders");
+        let leaves = trace::leaves(values);
+        let mut traced = 0;
+        for name in ["container-toolkit", "device-plugin", "driver"] {
+            let stage = stages.iter().find(|s| s.name == name).expect("the stage");
+            let object = &stage.objects[stage.objects.len() - 1];
+            let field = FieldPath::parse("spec").expect("a path");
+            let Ok((value, canonical)) = field.find(&object.object) else { continue };
+            let target = Target { stage: name, object, field: &canonical, value };
+            let base = trace::Base::new(values, config.clone(), &release, &facts, name);
+            let mut full = trace::Base::new(values, config.clone(), &release, &facts, name);
+            full.memo = crate::render::Memo::default();
+            let (fast, slow) = (effects(&base, &target, &leaves), effects(&full, &target, &leaves));
+            assert_eq!(fast, slow, "{name}");
+            traced += fast.iter().filter(|e| **e != Effect::None).count();
+        }
+        assert!(traced > 10, "the objects traced depend on values: {traced}");
+    }
 }

@@ -17,7 +17,7 @@ use super::path::{self, FieldPath, Segment, scalar_text};
 use crate::config::Config;
 use crate::facts::Facts;
 use crate::plan::{Manifest, Release};
-use crate::render::{Context, render_stage};
+use crate::render::{Context, Memo, Recall, render_stage};
 use crate::values::{Node, Value, Values};
 
 /// The text perturbed strings carry: plain lowercase letters, which every renderer keeps.
@@ -152,7 +152,7 @@ fn perturb(pointer: &str, value: &Value) -> Vec<Change> {
 }
 
 /// What every leaf is traced against, computed once.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Base<'a> {
     /// The effective values.
     pub values: &'a Values,
@@ -164,14 +164,21 @@ pub struct Base<'a> {
     pub release: &'a Release,
     /// The cluster's facts the plan is resolved for.
     pub facts: &'a Facts,
+    /// The traced stage's templates as the original config renders them.
+    pub memo: Memo,
 }
 
 impl<'a> Base<'a> {
-    /// The base for these values and their config.
-    pub fn new(values: &'a Values, config: Config, release: &'a Release, facts: &'a Facts) -> Self {
+    /// The base for these values and their config, tracing the objects of `stage`.
+    pub fn new(values: &'a Values, config: Config, release: &'a Release, facts: &'a Facts, stage: &str) -> Self {
         let mut json = values.to_json();
         crate::schema::prune_unknown(&mut json);
-        Base { values, json, config, release, facts }
+        let mut memo = Memo::default();
+        let (node, agents) = crate::agents(&config, &crate::node_runtime(&config).0, facts);
+        let ctx = Context { config: &config, node: &node, agents: &agents, release, facts };
+        // Without the record every attempt renders in full: slower, same answer.
+        let _ = render_stage(&ctx, stage, Recall::Record(&mut memo));
+        Base { values, json, config, release, facts, memo }
     }
 }
 
@@ -189,16 +196,28 @@ pub fn trace(base: &Base<'_>, target: &Target<'_>, leaf: Leaf<'_>) -> Effect {
 
 /// The effect of one perturbation.
 fn attempt(base: &Base<'_>, target: &Target<'_>, pointer: &str, change: &Change) -> Effect {
-    let mut json = base.json.clone();
+    // Only the leaf's top-level section is copied, changed and read again.
+    let (key, below) = split_pointer(pointer);
+    let Some(mut section) = base.json.get(&key).cloned() else {
+        return Effect::None;
+    };
     // Perturbing a scalar keeps its type, so the keys dropped from the original are the keys
     // dropped from the perturbed values: a leaf not in the pruned JSON cannot matter.
-    let Some(slot) = json.pointer_mut(pointer) else {
+    let Some(slot) = section.pointer_mut(below) else {
         return Effect::None;
     };
     *slot = match change {
         Change::Marked(v) | Change::Exact { value: v, .. } => v.to_json(),
     };
-    let Ok(config) = crate::config::from_pruned_json(json, base.values) else {
+    let read = match crate::config::section::with_section(&base.config, &key, &section) {
+        Some(read) => read.ok(),
+        None => {
+            let mut json = base.json.clone();
+            json[key.as_str()] = section;
+            crate::config::from_pruned_json(json, base.values).ok()
+        }
+    };
+    let Some(config) = read else {
         return Effect::Ignored;
     };
     if config == base.config {
@@ -207,7 +226,7 @@ fn attempt(base: &Base<'_>, target: &Target<'_>, pointer: &str, change: &Change)
     let (release, facts) = (base.release, base.facts);
     let (node, agents) = crate::agents(&config, &crate::node_runtime(&config).0, facts);
     let ctx = Context { config: &config, node: &node, agents: &agents, release, facts };
-    let Ok(Some(stage)) = render_stage(&ctx, target.stage) else {
+    let Ok(Some(stage)) = render_stage(&ctx, target.stage, Recall::Use(&base.memo)) else {
         return Effect::Ignored;
     };
     let Some(object) = counterpart(&stage.objects, target.object) else {
@@ -241,6 +260,13 @@ fn attempt(base: &Base<'_>, target: &Target<'_>, pointer: &str, change: &Change)
         .filter(|hit| hit.at.get(target.value).is_some())
         .collect();
     if hits.is_empty() { Effect::Depends } else { Effect::Source(hits) }
+}
+
+/// A pointer's top-level key (unescaped) and the pointer below it.
+fn split_pointer(pointer: &str) -> (String, &str) {
+    let rest = pointer.strip_prefix('/').unwrap_or(pointer);
+    let (token, below) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+    (crate::values::unescape_pointer_token(token), below)
 }
 
 /// The original object among the re-rendered ones: the one with the same identity once the

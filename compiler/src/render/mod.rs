@@ -23,6 +23,7 @@ mod device_plugin;
 mod driver;
 mod extra;
 mod gfd;
+pub mod memo;
 mod mig_manager;
 mod nfd;
 mod node_status_exporter;
@@ -45,6 +46,7 @@ use crate::facts::{Facts, OPTIONAL_APIS};
 use crate::node::NodeRuntime;
 use crate::plan::{Manifest, Release, Stage};
 use crate::values::{Source, load::load_document, trusted};
+pub use memo::{Memo, Recall};
 pub use rule::Rule;
 
 /// What every stage renders from.
@@ -77,6 +79,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct Out<'e> {
     env: &'e Environment<'static>,
     facts: &'e Facts,
+    /// `explain`'s memory of an earlier rendering of the same stage.
+    recall: Recall<'e>,
     objects: Vec<Manifest>,
     /// Objects left out, and why.
     omitted: Vec<String>,
@@ -87,6 +91,13 @@ impl Out<'_> {
     /// it produces (documents are separated by `---` lines).
     pub fn emit<V: Serialize>(&mut self, template: &str, view: &V) -> Result<(), Error> {
         let fail = |message: String| Error::Render { template: template.to_owned(), message };
+        let key = self.recall.key(template, view);
+        if let Some((objects, omitted)) = key.as_ref().and_then(|k| self.recall.recall(k)) {
+            self.objects.extend_from_slice(objects);
+            self.omitted.extend_from_slice(omitted);
+            return Ok(());
+        }
+        let (objects_before, omitted_before) = (self.objects.len(), self.omitted.len());
         let tmpl = self.env.get_template(template).map_err(|e| fail(e.to_string()))?;
         let text =
             tmpl.render(minijinja::Value::from(minijinja::value::Serde(view))).map_err(|e| fail(format!("{e:#}")))?;
@@ -116,6 +127,9 @@ impl Out<'_> {
                 continue;
             }
             self.objects.push(manifest);
+        }
+        if let Some(key) = key {
+            self.recall.remember(key, &self.objects[objects_before..], &self.omitted[omitted_before..]);
         }
         Ok(())
     }
@@ -157,12 +171,13 @@ fn environment() -> Result<&'static Environment<'static>, Error> {
 }
 
 /// Render one stage by name, as [`render`] renders it; `None` for a name not in [`STAGES`].
-/// `explain` re-renders only the stage holding the object it traces.
-pub fn render_stage(ctx: &Context<'_>, name: &str) -> Result<Option<Stage>, Error> {
+/// `explain` re-renders only the stage holding the object it traces, recalling the templates
+/// whose views it has seen ([`Memo`]).
+pub fn render_stage(ctx: &Context<'_>, name: &str, recall: Recall<'_>) -> Result<Option<Stage>, Error> {
     let Some((name, render_stage)) = STAGES.iter().find(|(n, _)| *n == name) else {
         return Ok(None);
     };
-    let mut out = Out { env: environment()?, facts: ctx.facts, objects: Vec::new(), omitted: Vec::new() };
+    let mut out = Out { env: environment()?, facts: ctx.facts, recall, objects: Vec::new(), omitted: Vec::new() };
     render_stage(ctx, &mut out)?;
     Ok(Some(Stage { name: (*name).to_owned(), objects: out.objects, omitted: out.omitted }))
 }
@@ -191,7 +206,7 @@ pub fn render(ctx: &Context<'_>) -> Result<Vec<Stage>, Error> {
     let env = environment()?;
     let mut stages = Vec::new();
     for (name, render_stage) in STAGES {
-        let mut out = Out { env, facts: ctx.facts, objects: Vec::new(), omitted: Vec::new() };
+        let mut out = Out { env, facts: ctx.facts, recall: Recall::Off, objects: Vec::new(), omitted: Vec::new() };
         render_stage(ctx, &mut out)?;
         stages.push(Stage { name: name.to_owned(), objects: out.objects, omitted: out.omitted });
     }

@@ -379,7 +379,13 @@ fn network_policy(out: &mut Out<'_>, nfd: &Common, role: &str, policy: &NetworkP
 pub fn crds() -> Result<Vec<Manifest>, Error> {
     // CRDs are cluster prerequisites, never optional: no facts leave them out.
     let none = crate::facts::Facts::default();
-    let mut out = Out { env: super::environment()?, facts: &none, objects: Vec::new(), omitted: Vec::new() };
+    let mut out = Out {
+        env: super::environment()?,
+        facts: &none,
+        recall: super::Recall::Off,
+        objects: Vec::new(),
+        omitted: Vec::new(),
+    };
     for kind in ["nodefeature", "nodefeaturegroup", "nodefeaturerule"] {
         out.emit(&format!("node-feature-discovery/crds/{kind}.yaml"), &Static { managed_by: MANAGED_BY })?;
     }
