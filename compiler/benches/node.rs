@@ -1,5 +1,7 @@
 //! The containerd engine on a 2,000-line config: patch and revert, timed by criterion, and the
-//! peak heap memory of one patch + revert, counted by a tracking allocator.
+//! peak heap memory and allocations of one patch + revert, counted by a tracking allocator;
+//! then patch + revert on 500, 2,000 and 8,000 lines, to show the time grows with the file
+//! and no faster.
 //!
 //! Run: `cargo bench -p gpuplan-compiler --bench node`.
 
@@ -8,7 +10,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use gpuplan_compiler::node::runtime::{CrioMode, RestartMode};
@@ -16,20 +18,31 @@ use gpuplan_compiler::node::{self, Files, Foreign, NodeRuntime, RuntimeBinary, R
 
 struct Tracking;
 
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Counting is on only around the one measured patch + revert: its atomic read-modify-writes
+/// on every allocation would otherwise be timed by criterion too.
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static CURRENT: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
 // SAFETY: every method forwards to the system allocator with the same arguments; the counters
 // are plain atomics and never affect the allocation itself.
 unsafe impl GlobalAlloc for Tracking {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
+        if COUNTING.load(Ordering::Relaxed) {
+            let size = layout.size() as isize;
+            let now = CURRENT.fetch_add(size, Ordering::Relaxed) + size;
+            PEAK.fetch_max(now, Ordering::Relaxed);
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
         // SAFETY: same layout as requested, forwarded unchanged.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+        if COUNTING.load(Ordering::Relaxed) {
+            // Memory allocated before counting began and freed during it counts below zero.
+            CURRENT.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        }
         // SAFETY: `ptr` came from `alloc` above with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -38,11 +51,12 @@ unsafe impl GlobalAlloc for Tracking {
 #[global_allocator]
 static ALLOCATOR: Tracking = Tracking;
 
-/// A realistic 2,000-line version-2 config: containerd 1.6's defaults plus registry mirrors.
-fn big_config() -> String {
+/// A realistic version-2 config of at least `lines` lines: containerd 1.6's defaults plus
+/// registry mirrors.
+fn big_config(lines: usize) -> String {
     let mut text = String::from(include_str!("../../golden/node/containerd-1.6-default/in/etc/containerd/config.toml"));
     let mut n = 0;
-    while text.lines().count() < 2000 {
+    while text.lines().count() < lines {
         text.push_str(&format!(
             "\n[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"registry-{n}.example.com\"]\n  # mirror {n}\n  endpoint = [\"https://mirror-{n}.example.com\", \"https://backup-{n}.example.com\"]\n"
         ));
@@ -90,27 +104,33 @@ fn files(config: &str, drop_in: Option<&str>) -> Files {
     f
 }
 
-fn bench(c: &mut Criterion) {
-    let config = big_config();
-    let node = node();
-    let before = files(&config, None);
-    let patched = node::apply(&before, &node, Foreign::Refuse).expect("patches");
+/// The node's files after a patch of `before`.
+fn patched(before: &Files, node: &NodeRuntime) -> Files {
+    let change = node::apply(before, node, Foreign::Refuse).expect("patches");
     let mut after = before.clone();
-    for step in &patched.steps {
+    for step in &change.steps {
         after.insert(step.path.clone(), step.text.clone());
     }
+    after
+}
 
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+fn bench(c: &mut Criterion) {
+    let config = big_config(2000);
+    let node = node();
+    let before = files(&config, None);
+    let after = patched(&before, &node);
+
+    COUNTING.store(true, Ordering::Relaxed);
     let change = node::apply(&before, &node, Foreign::Refuse).expect("patches");
     let undone = node::revert(&after, &node).expect("reverts");
     black_box((&change, &undone));
-    let peak = PEAK.load(Ordering::Relaxed) - base;
+    COUNTING.store(false, Ordering::Relaxed);
     println!(
-        "config: {} lines, {} bytes; peak heap during patch + revert: {:.1} MiB",
+        "config: {} lines, {} bytes; during patch + revert: peak heap {:.1} MiB, {} allocations",
         config.lines().count(),
         config.len(),
-        peak as f64 / 1048576.0
+        PEAK.load(Ordering::Relaxed) as f64 / 1048576.0,
+        ALLOCATIONS.load(Ordering::Relaxed)
     );
 
     let mut group = c.benchmark_group("containerd engine, 2,000-line config");
@@ -123,6 +143,20 @@ fn bench(c: &mut Criterion) {
     group.bench_function("patch (in place)", |b| {
         b.iter(|| node::apply(black_box(&before), &in_place, Foreign::Refuse).expect("patches"))
     });
+    group.finish();
+
+    let mut group = c.benchmark_group("containerd engine, patch + revert by config size");
+    for lines in [500, 2000, 8000] {
+        let before = files(&big_config(lines), None);
+        let after = patched(&before, &node);
+        group.bench_function(format!("{lines} lines"), |b| {
+            b.iter(|| {
+                let change = node::apply(black_box(&before), &node, Foreign::Refuse).expect("patches");
+                let undone = node::revert(black_box(&after), &node).expect("reverts");
+                (change, undone)
+            })
+        });
+    }
     group.finish();
 }
 
