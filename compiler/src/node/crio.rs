@@ -118,7 +118,7 @@ fn patch_in_place(files: &Files, node: &NodeRuntime, notes: &mut Vec<String>) ->
     let file = node.config.as_str();
     let created = current(files, file).is_none();
     let mut text = Text::parse(file, current(files, file).unwrap_or_default())?;
-    if !text.exact {
+    if !text.exact() {
         notes.push(format!("{file} cannot be reproduced byte for byte (mixed line ends?): other lines may change"));
     }
     let template = match node.source.as_deref().filter(|source| *source != file) {

@@ -100,7 +100,9 @@ pub fn fresh_copy(table: &Table) -> Table {
     copy
 }
 
-fn reset(table: &mut Table) {
+/// Reset a table's formatting in place (see [`fresh_copy`]), for a table taken out of its
+/// document.
+pub fn reset(table: &mut Table) {
     table.decor_mut().clear();
     table.set_position(None);
     table.set_implicit(false);
@@ -212,8 +214,9 @@ pub struct Text {
     bom: bool,
     crlf: bool,
     final_newline: bool,
-    /// Whether the text comes back byte for byte when nothing is edited.
-    pub exact: bool,
+    /// The text parsed (without the byte-order mark, with `\n` line ends and a final newline),
+    /// kept for [`Text::exact`].
+    body: String,
 }
 
 impl Text {
@@ -227,8 +230,13 @@ impl Text {
             body.push('\n');
         }
         let doc = parse(&body, file)?;
-        let exact = doc.to_string() == body;
-        Ok(Text { doc, bom, crlf, final_newline, exact })
+        Ok(Text { doc, bom, crlf, final_newline, body })
+    }
+
+    /// Whether the text comes back byte for byte when nothing is edited. Asked only where it
+    /// is said (in-place edits), as it costs a rendering of the whole document.
+    pub fn exact(&self) -> bool {
+        self.doc.to_string() == self.body
     }
 
     /// The document's text, with the file's byte-order mark, line ends and final newline.

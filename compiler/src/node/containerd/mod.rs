@@ -110,38 +110,47 @@ pub fn version(doc: &DocumentMut, file: &str, node: &NodeRuntime) -> Result<Vers
     Ok(version)
 }
 
-/// The version and the document runtime options are copied from.
-fn source(files: &Files, node: &NodeRuntime, top: Option<&Text>) -> Result<(DocumentMut, Version), Error> {
-    let (doc, file) = match &node.source {
-        Some(path) => (read(files, path)?.map(|t| t.doc).unwrap_or_default(), path.as_str()),
-        None => (top.map(|t| t.doc.clone()).unwrap_or_default(), node.config.as_str()),
-    };
-    let version = version(&doc, file, node)?;
-    Ok((doc, version))
-}
-
 /// Add gpuplan's runtimes to the text before gpuplan.
 pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Edit, Error> {
     if template::is_template(&node.config, current(files, &node.config)) {
         return template::patch(files, node);
     }
-    let top = read(files, &node.config)?;
-    let (source, version) = source(files, node, top.as_ref())?;
-    let inherited = entry::inherit(&source, version, node);
+    let mut top = read(files, &node.config)?;
+    // The document runtime options are copied from: the source file if there is one, else the
+    // top-level file itself (borrowed, not copied: it can be most of the file).
+    let mut separate = match &node.source {
+        Some(path) => Some(read(files, path)?.map(|t| t.doc).unwrap_or_default()),
+        None => None,
+    };
+    let empty = DocumentMut::new();
+    let (source, source_file) = match (&separate, &node.source) {
+        (Some(doc), Some(path)) => (doc, path.as_str()),
+        _ => (top.as_ref().map_or(&empty, |t| &t.doc), node.config.as_str()),
+    };
+    let version = version(source, source_file, node)?;
+    let inherited = entry::inherit(source, version, node);
     let mut notes = vec![match &inherited.from {
         Some(name) => format!("config version {version}; runtime settings copied from `{name}`"),
         None => format!("config version {version}; no runc/crun runtime to copy, using the toolkit's defaults"),
     }];
     match &node.drop_in {
         Some(drop_in) if version >= 2 => {
-            let text = drop_in_text(&source, version, &inherited.table, node, &mut notes)?;
             let top_after = ensure_import(
                 &node.config,
                 current(files, &node.config),
-                top,
+                top.as_mut(),
                 &import_pattern(node, drop_in),
                 version,
-            )?;
+            );
+            // The import touches only the top-level keys, so the CRI section can now be moved
+            // out of the document it was read from rather than copied. A drop-in that cannot be
+            // made is reported before an import that cannot be added, as it always was.
+            let source = match (&mut separate, &mut top) {
+                (Some(doc), _) | (None, Some(Text { doc, .. })) => take_table(doc, &["plugins", cri_plugin(version)]),
+                (None, None) => None,
+            };
+            let text = drop_in_text(source, version, &inherited.table, node, &mut notes)?;
+            let top_after = top_after?;
             notes.push(if version == 2 {
                 format!("drop-in {drop_in} repeats the whole CRI section: containerd 1.x replaces plugin sections from imports")
             } else {
@@ -161,6 +170,13 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Edit, Error> {
     }
 }
 
+/// The table at a path, taken out of its document; `None` unless every step is a table.
+fn take_table(doc: &mut DocumentMut, path: &[&str]) -> Option<Table> {
+    let (last, parents) = path.split_last()?;
+    table_mut(doc.as_table_mut(), parents)?.get(last)?.as_table()?;
+    table_mut(doc.as_table_mut(), parents)?.remove(last)?.into_table().ok()
+}
+
 fn change(files: &Files, path: &str, after: Option<String>) -> FileChange {
     FileChange { path: path.to_owned(), before: current(files, path).map(str::to_owned), after }
 }
@@ -172,9 +188,9 @@ fn import_pattern(node: &NodeRuntime, drop_in: &str) -> String {
     format!("{dir}/*.toml")
 }
 
-/// The drop-in's text, generated whole.
+/// The drop-in's text, generated whole from the source's CRI section (`source`).
 fn drop_in_text(
-    source: &DocumentMut,
+    source: Option<Table>,
     version: Version,
     inherited: &Table,
     node: &NodeRuntime,
@@ -182,7 +198,7 @@ fn drop_in_text(
 ) -> Result<String, Error> {
     let file = node.drop_in.as_deref().unwrap_or_default();
     let plugin = cri_plugin(version);
-    let source_containerd = table(source.as_table(), &["plugins", plugin, "containerd"]);
+    let source_containerd = source.as_ref().and_then(|s| table(s, &["containerd"]));
     for binary in &node.runtimes {
         if source_containerd.and_then(|c| table(c, &["runtimes", &binary.name])).is_some() {
             notes.push(format!(
@@ -191,8 +207,13 @@ fn drop_in_text(
             ));
         }
     }
-    let mut cri = match (version, table(source.as_table(), &["plugins", plugin])) {
-        (2, Some(section)) => super::toml::fresh_copy(section),
+    let default_name = source_containerd.and_then(|c| c.get("default_runtime_name")).and_then(Item::as_str);
+    let kept_default = default_name.filter(|n| !node.set_as_default && is_our_name(n, node)).map(str::to_owned);
+    let mut cri = match (version, source) {
+        (2, Some(mut section)) => {
+            super::toml::reset(&mut section);
+            section
+        }
         _ => Table::new(),
     };
     cri.set_implicit(true);
@@ -200,11 +221,7 @@ fn drop_in_text(
         let containerd = ensure_table(&mut cri, &["containerd"], file)?;
         if node.set_as_default {
             containerd.insert("default_runtime_name", value(main_name(node)));
-        } else if let Some(name) = source_containerd
-            .and_then(|c| c.get("default_runtime_name"))
-            .and_then(Item::as_str)
-            .filter(|n| is_our_name(n, node))
-        {
+        } else if let Some(name) = kept_default {
             notes.push(format!(
                 "the config makes `{name}` the default runtime; set-as-default is off, so gpuplan leaves the default as it is"
             ));
@@ -256,14 +273,15 @@ fn is_our_name(name: &str, node: &NodeRuntime) -> bool {
 fn ensure_import(
     file: &str,
     text: Option<&str>,
-    top: Option<Text>,
+    top: Option<&mut Text>,
     pattern: &str,
     version: Version,
 ) -> Result<Option<String>, Error> {
     let created = top.is_none();
-    let mut top = match top {
+    let mut new = None;
+    let top = match top {
         Some(top) => top,
-        None => Text::parse(file, "")?,
+        None => new.insert(Text::parse(file, "")?),
     };
     let root = top.doc.as_table_mut();
     let mut imports = match root.get("imports") {
@@ -303,7 +321,7 @@ fn in_place(
         Some(top) => top,
         None => Text::parse(file, "")?,
     };
-    if !top.exact {
+    if !top.exact() {
         notes.push(format!("{file} cannot be reproduced byte for byte (mixed line ends?): other lines may change"));
     }
     let doc = &mut top.doc;
