@@ -107,13 +107,12 @@ pub fn apply(files: &Files, node: &NodeRuntime, foreign: Foreign) -> Result<Chan
         changes.push(FileChange { before: now, ..f });
     }
     let journal = Record { entries: journal };
-    let record = journal.settled();
     let record_now = current(files, &record_file).map(str::to_owned);
     if changes.iter().all(FileChange::is_unchanged) {
         // Nothing to write. A record that still describes gpuplan's change stays as it is; one
         // a stopped writer left with its in-flight texts is settled.
         let after = match &old {
-            _ if record.entries.is_empty() => None,
+            _ if journal.entries.is_empty() => None,
             Some(old) if old.entries.iter().any(|e| e.previous.is_some()) => Some(old.settled().render()),
             _ => record_now.clone(),
         };
@@ -121,11 +120,18 @@ pub fn apply(files: &Files, node: &NodeRuntime, foreign: Foreign) -> Result<Chan
         let steps = step(&record).into_iter().collect();
         return Ok(Change { files: changes, record, notes, steps });
     }
-    let record_after = (!record.entries.is_empty()).then(|| record.render());
-    let steps = if record.entries.is_empty() {
-        revert_steps(&changes, &node.config, &record_file, record_now.as_deref())
+    let (steps, record_after) = if journal.entries.is_empty() {
+        (revert_steps(&changes, &node.config, &record_file, record_now.as_deref()), None)
     } else {
-        apply_steps(&changes, &node.config, &journal, &record_file, record_now.as_deref())
+        // The record holds every file's text before and after: rendered once each way.
+        let journal_text = journal.render();
+        let settled = match journal.entries.iter().any(|e| e.previous.is_some()) {
+            true => journal.settled().render(),
+            false => journal_text.clone(),
+        };
+        let steps =
+            apply_steps(&changes, &node.config, journal_text, settled.clone(), &record_file, record_now.as_deref());
+        (steps, Some(settled))
     };
     Ok(Change {
         files: changes,
@@ -196,22 +202,23 @@ pub fn revert(files: &Files, node: &NodeRuntime) -> Result<Change, Error> {
 /// Apply order: the record first (holding, while the change is written, the texts the files
 /// may still have), then the files pointed at (drop-in, hook), then the top-level config that
 /// points at them, then the record once more without those texts.
+/// `journal` is the record's text while the change is written, `settled` once it is.
 fn apply_steps(
     changes: &[FileChange],
     config: &str,
-    journal: &Record,
+    journal: String,
+    settled: String,
     record_file: &str,
     record_now: Option<&str>,
 ) -> Vec<Step> {
     let mut steps = Vec::new();
-    let journal_text = journal.render();
-    if record_now != Some(journal_text.as_str()) {
-        steps.push(Step { path: record_file.to_owned(), text: Some(journal_text.clone()) });
+    let last = (settled != journal).then_some(settled);
+    if record_now != Some(journal.as_str()) {
+        steps.push(Step { path: record_file.to_owned(), text: Some(journal) });
     }
     let (top, others): (Vec<&FileChange>, Vec<&FileChange>) = changes.iter().partition(|f| f.path == config);
     steps.extend(others.into_iter().chain(top).filter_map(step));
-    let settled = journal.settled().render();
-    if settled != journal_text {
+    if let Some(settled) = last {
         steps.push(Step { path: record_file.to_owned(), text: Some(settled) });
     }
     steps
