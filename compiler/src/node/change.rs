@@ -8,6 +8,7 @@
 //! gpuplan's to replace (a file it did not write is refused or taken over), and in which order
 //! the writes go.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::record::{self, Found, Record, Role, Syntax};
@@ -49,7 +50,8 @@ pub fn apply(files: &Files, node: &NodeRuntime, foreign: Foreign) -> Result<Chan
         }
         return Ok(change);
     }
-    let mut base = files.clone();
+    // The text gpuplan builds on: the files as they are, unless its record says otherwise.
+    let mut base = Cow::Borrowed(files);
     let mut notes = Vec::new();
     let mut owned = Vec::new();
     for entry in old.iter().flat_map(|r| &r.entries) {
@@ -68,7 +70,7 @@ pub fn apply(files: &Files, node: &NodeRuntime, foreign: Foreign) -> Result<Chan
                 "{path} no longer holds gpuplan's change: it is taken as it is now, as the text gpuplan builds on"
             )),
         }
-        base.insert(path, text);
+        base.to_mut().insert(path, text);
     }
     let edit = engine(&base, node)?;
     notes.extend(edit.notes);
@@ -95,7 +97,7 @@ pub fn apply(files: &Files, node: &NodeRuntime, foreign: Foreign) -> Result<Chan
                 });
             };
             // While the change is written, the file may still hold what it holds now.
-            let previous = now.clone().filter(|t| Some(t) != f.before.as_ref() && *t != after);
+            let previous = now.as_ref().filter(|t| Some(*t) != f.before.as_ref() && **t != after).cloned();
             journal.push(record::Entry {
                 role,
                 path: host_path(node, role),
