@@ -19,6 +19,8 @@
 //! node reboots, and the runtimes read neither it (its name ends in `.gpuplan`, not `.toml`
 //! or `.json`) nor the directory it is in as a drop-in directory.
 
+mod render;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -131,13 +133,10 @@ impl Record {
         Ok(Record { entries: file.files })
     }
 
-    /// The record file's text (deterministic: the same record gives the same bytes).
+    /// The record file's text (deterministic: the same record gives the same bytes), as
+    /// serde_json writes it pretty ([`render`]).
     pub fn render(&self) -> String {
-        let file = File { kind: KIND.into(), version: VERSION, comment: COMMENT.into(), files: self.entries.clone() };
-        // Serialising plain strings and integers cannot fail.
-        let mut text = serde_json::to_string_pretty(&file).unwrap_or_default();
-        text.push('\n');
-        text
+        render::render(self)
     }
 
     /// The entry for a role.
