@@ -1,6 +1,6 @@
 //! Turning the schema validator's errors into gpuplan diagnostics.
 //!
-//! Input: one `jsonschema` error, the effective values and the user values. Output: one or more
+//! Input: one [`super::validate`] error, the effective values and the user values. Output: one or more
 //! [`Diagnostic`]s that say which key, where it was written, what the schema expects, what was
 //! found, and a hint — "did you mean `env`?" for a misspelt key or enum value, "quote it" for
 //! a YAML scalar that YAML 1.1 turned into a number, the `null` that deleted a required key.
@@ -12,10 +12,9 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use jsonschema::ValidationError;
-use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value as J;
 
+use super::validate::{Error, Kind};
 use super::{describe_value_at, sensitive, subschemas};
 use crate::error::Diagnostic;
 use crate::values::{Node, Source, Value, Values, push_pointer_token};
@@ -24,8 +23,8 @@ use crate::values::{Node, Source, Value, Values, push_pointer_token};
 const MAX_LISTED: usize = 12;
 
 /// Append the diagnostics for one validator error.
-pub fn describe(error: &ValidationError<'_>, effective: &Values, user: &Values, out: &mut Vec<Diagnostic>) {
-    let pointer = error.instance_path().as_str().to_owned();
+pub fn describe(error: &Error<'_>, effective: &Values, user: &Values, out: &mut Vec<Diagnostic>) {
+    let pointer = error.pointer.clone();
     let node = effective.pointer(&pointer);
     let origin = node.map(|n| n.origin.clone());
     let found = node.map(|n| describe_value_at(effective, &pointer, n));
@@ -34,24 +33,21 @@ pub fn describe(error: &ValidationError<'_>, effective: &Values, user: &Values, 
         d.found = found.clone();
         d
     };
-    match error.kind() {
-        ValidationErrorKind::AdditionalProperties { unexpected } => {
+    match &error.kind {
+        Kind::AdditionalProperties { unexpected } => {
             let parent = Parent::new(&pointer, effective);
             for key in unexpected {
                 out.push(unknown_key(&parent, key, effective));
             }
         }
-        ValidationErrorKind::Type { kind } => {
-            let expected = match kind {
-                TypeKind::Single(t) => t.to_string(),
-                TypeKind::Multiple(ts) => ts.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" or "),
-            };
+        Kind::Type { expected } => {
+            let expected = expected.join(" or ");
             let mut d = base(format!("wrong type: expected {expected}"));
             d.expected = Some(expected.clone());
             d.hint = node.and_then(|n| type_hint(n, &expected));
             out.push(d);
         }
-        ValidationErrorKind::Enum { options } => {
+        Kind::Enum { options } => {
             let options: Vec<String> = options.as_array().into_iter().flatten().map(show_json).collect();
             let mut d = base("not one of the allowed values".into());
             d.expected = Some(format!("one of {}", options.join(", ")));
@@ -61,11 +57,15 @@ pub fn describe(error: &ValidationError<'_>, effective: &Values, user: &Values, 
             }
             out.push(d);
         }
-        ValidationErrorKind::Pattern { pattern } => {
+        Kind::Pattern { pattern } => {
             let mut d = base("does not match the expected format".into());
             d.expected = Some(expectation(&pointer).unwrap_or_else(|| format!("text matching `{pattern}`")));
             d.hint = Some(format!("the pattern is `{pattern}`"));
             out.push(d);
+        }
+        Kind::Schema { message } => {
+            let message = format!("the embedded values schema cannot check this value: {message}");
+            out.push(Diagnostic::error(pointer.clone(), message));
         }
         _ if sensitive(effective, &pointer) => {
             // The validator's own text quotes the value.
@@ -73,8 +73,8 @@ pub fn describe(error: &ValidationError<'_>, effective: &Values, user: &Values, 
             d.expected = expectation(&pointer);
             out.push(d);
         }
-        ValidationErrorKind::Required { property } => {
-            let key = property.as_str().unwrap_or_default();
+        Kind::Required { property } => {
+            let key = property.as_str();
             let mut child = pointer.clone();
             child.push('/');
             push_pointer_token(&mut child, key);
@@ -89,14 +89,14 @@ pub fn describe(error: &ValidationError<'_>, effective: &Values, user: &Values, 
             });
             out.push(d);
         }
-        ValidationErrorKind::AnyOf { .. } | ValidationErrorKind::OneOfNotValid { .. } => {
+        Kind::AnyOf => {
             let mut d = base("not an accepted value".into());
             d.expected = expectation(&pointer);
             out.push(d);
         }
-        _ => {
+        Kind::Other { message, .. } => {
             // The validator's text quotes the whole value, which may be large.
-            let mut d = base(crate::redact::cut(&error.to_string(), 2 * crate::redact::SHOWN_CHARS));
+            let mut d = base(crate::redact::cut(message, 2 * crate::redact::SHOWN_CHARS));
             d.expected = expectation(&pointer);
             out.push(d);
         }

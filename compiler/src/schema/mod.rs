@@ -7,9 +7,9 @@
 //! and [`retype`], which gives a `--set` scalar back its literal text where the schema wants a
 //! string (`--set toolkit.env[3].value=true` is the string `"true"`, not a boolean).
 //!
-//! Only the top-level sections the user set are validated (with the top level itself): the
-//! others are the built-in defaults, which a test validates against the whole schema, and
-//! compiling the whole schema cost more than the rest of a `gpuplan template` run.
+//! The schema is not compiled: the `validate` module evaluates its keywords as it walks the
+//! values. Only the top-level sections the user set are walked (with the top level itself):
+//! the others are the built-in defaults, which a test validates against the whole schema.
 //!
 //! The schema is generated from the typed config ([`crate::config::schema_text`]) and
 //! committed; a test fails when the committed copy drifts, so schema and config agree.
@@ -25,6 +25,7 @@ use crate::values::{FlagKind, Node, Source, Value, Values, print};
 
 pub mod crd;
 mod diagnostic;
+mod validate;
 
 pub use crd::crd;
 pub use diagnostic::closest;
@@ -39,71 +40,6 @@ fn schema() -> &'static J {
     static SCHEMA_JSON: OnceLock<J> = OnceLock::new();
     // The committed schema is checked by the test suite, so parsing cannot fail at run time.
     SCHEMA_JSON.get_or_init(|| serde_json::from_str(SCHEMA).unwrap_or(J::Bool(true)))
-}
-
-/// The schema as a resource others refer to (`$ref` into it), indexed once.
-fn registry() -> Result<&'static jsonschema::Registry<'static>, &'static str> {
-    static REGISTRY: OnceLock<Result<jsonschema::Registry<'static>, String>> = OnceLock::new();
-    REGISTRY
-        .get_or_init(|| {
-            let id = schema().get("$id").and_then(J::as_str).unwrap_or(SCHEMA_ID);
-            jsonschema::Registry::new().add(id, schema()).and_then(|b| b.prepare()).map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(String::as_str)
-}
-
-/// The `$id` the schema is generated with.
-const SCHEMA_ID: &str = "https://gpuplan.dev/schema/values.schema.json";
-
-/// A validator for the values with the top-level sections in `touched` checked against the
-/// schema, the others taken as valid: the top level itself (which keys, which are required)
-/// is checked whole. Compiling the whole schema costs more than the rest of a run, and a
-/// section nobody set is the built-in defaults, which a test checks against the whole schema.
-/// Validators are kept per set of sections (the operator compiles the same spec again).
-fn validator(touched: &BTreeSet<String>) -> Result<std::sync::Arc<jsonschema::Validator>, String> {
-    type Cache = std::sync::Mutex<std::collections::BTreeMap<BTreeSet<String>, std::sync::Arc<jsonschema::Validator>>>;
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(found) = cache.lock().ok().and_then(|c| c.get(touched).cloned()) {
-        return Ok(found);
-    }
-    let root = schema();
-    let id = root.get("$id").and_then(J::as_str).unwrap_or(SCHEMA_ID);
-    let properties: serde_json::Map<String, J> = root
-        .get("properties")
-        .and_then(J::as_object)
-        .into_iter()
-        .flatten()
-        .map(|(key, _)| {
-            let section = match touched.contains(key) {
-                true => serde_json::json!({ "$ref": format!("{id}#/properties/{key}") }),
-                false => J::Bool(true),
-            };
-            (key.clone(), section)
-        })
-        .collect();
-    let mut wrapper = serde_json::json!({ "type": "object", "properties": properties });
-    for keyword in ["additionalProperties", "required"] {
-        if let Some(v) = root.get(keyword) {
-            wrapper[keyword] = v.clone();
-        }
-    }
-    let registry = registry().map_err(str::to_owned)?;
-    let built = jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft202012)
-        .with_registry(registry)
-        .build(&wrapper)
-        .map_err(|e| e.to_string())?;
-    let built = std::sync::Arc::new(built);
-    if let Ok(mut c) = cache.lock() {
-        // A bound no real use reaches (each entry is a set of top-level keys).
-        if c.len() >= 64 {
-            c.clear();
-        }
-        c.insert(touched.clone(), built.clone());
-    }
-    Ok(built)
 }
 
 /// Drop the keys of objects the schema closes (`additionalProperties: false`) but does not
@@ -144,6 +80,11 @@ fn prune_at(json: &mut J, pointer: &str) {
     }
 }
 
+/// The schema's `$defs` entry of a name.
+fn def(name: &str) -> Option<&'static J> {
+    schema().get("$defs").and_then(|d| d.get(name))
+}
+
 /// Follow `$ref`s to `#/$defs/...` until a schema without one.
 fn deref(mut s: &'static J) -> &'static J {
     for _ in 0..32 {
@@ -153,7 +94,7 @@ fn deref(mut s: &'static J) -> &'static J {
         let Some(name) = target.strip_prefix("#/$defs/") else {
             return s;
         };
-        match schema().get("$defs").and_then(|d| d.get(name)) {
+        match def(name) {
             Some(next) => s = next,
             None => return s,
         }
@@ -273,14 +214,18 @@ fn pointer_mut<'a>(values: &'a mut Values, pointer: &str) -> Option<&'a mut Node
 /// Check effective values against the schema. `user` (the values before defaults) lets a
 /// diagnostic say that a required key was deleted by a user `null`.
 pub fn check(effective: &Values, user: &Values) -> Vec<Diagnostic> {
-    let instance = effective.to_json();
+    // Only the sections the user set are walked, so only they are made JSON: the others stand
+    // in as `null`, present keys whose values are never looked at.
+    let touched = |key: &str| user.0.contains_key(key);
+    let instance = J::Object(
+        effective
+            .0
+            .iter()
+            .map(|(key, node)| (key.clone(), if touched(key) { node.value.to_json() } else { J::Null }))
+            .collect(),
+    );
     let mut out = Vec::new();
-    let touched: BTreeSet<String> = user.0.keys().cloned().collect();
-    let validator = match validator(&touched) {
-        Ok(v) => v,
-        Err(e) => return vec![Diagnostic::error("", format!("the embedded values schema does not compile: {e}"))],
-    };
-    for error in validator.iter_errors(&instance) {
+    for error in validate::validate(schema(), &instance, &touched, &def) {
         diagnostic::describe(&error, effective, user, &mut out);
     }
     out.sort_by(|a, b| a.pointer.cmp(&b.pointer).then(a.message.cmp(&b.message)));
