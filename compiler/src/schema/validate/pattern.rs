@@ -54,7 +54,7 @@ fn compiled(pattern: &str) -> Result<Arc<Program>, String> {
 }
 
 /// Characters: listed ranges, or every character outside them.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Set {
     negated: bool,
     ranges: Vec<(char, char)>,
@@ -77,7 +77,8 @@ fn dot() -> Set {
 
 /// A parsed pattern. Groups leave no trace: nothing is captured.
 enum Node {
-    Set(Set),
+    /// One character of a set, by its index (a counted repetition copies the index only).
+    Set(usize),
     Start,
     End,
     Concat(Vec<Node>),
@@ -87,8 +88,8 @@ enum Node {
 
 #[derive(Debug)]
 enum Inst {
-    /// Consume one character of the set.
-    Char(Set),
+    /// Consume one character of a set.
+    Char(usize),
     /// Go on only at the start of the string.
     Start,
     /// Go on only at its end.
@@ -98,30 +99,39 @@ enum Inst {
     Match,
 }
 
-/// A compiled pattern.
+/// A compiled pattern: instructions, and the sets they refer to.
 #[derive(Debug)]
-pub(super) struct Program(Vec<Inst>);
+pub(super) struct Program {
+    insts: Vec<Inst>,
+    sets: Vec<Set>,
+}
 
 /// Parse and compile a pattern.
 pub(super) fn compile(pattern: &str) -> Result<Program, String> {
-    let mut parser = Parser { rest: pattern };
+    let mut parser = Parser { rest: pattern, sets: Vec::new() };
     let node = parser.alt(0)?;
     if !parser.rest.is_empty() {
         return Err("a `)` closes no group".into());
     }
-    let mut program = Vec::new();
-    emit(&node, &mut program)?;
-    program.push(Inst::Match);
-    Ok(Program(program))
+    let mut insts = Vec::new();
+    emit(&node, &mut insts)?;
+    insts.push(Inst::Match);
+    Ok(Program { insts, sets: parser.sets })
 }
 
 struct Parser<'p> {
     rest: &'p str,
+    sets: Vec<Set>,
 }
 
 impl Parser<'_> {
     fn peek(&self) -> Option<char> {
         self.rest.chars().next()
+    }
+
+    fn set(&mut self, set: Set) -> Node {
+        self.sets.push(set);
+        Node::Set(self.sets.len() - 1)
     }
 
     fn next(&mut self) -> Option<char> {
@@ -156,7 +166,7 @@ impl Parser<'_> {
         Ok(match c {
             '^' => Node::Start,
             '$' => Node::End,
-            '.' => Node::Set(dot()),
+            '.' => self.set(dot()),
             '(' => {
                 if let Some(rest) = self.rest.strip_prefix("?:") {
                     self.rest = rest;
@@ -169,12 +179,18 @@ impl Parser<'_> {
                 }
                 inner
             }
-            '[' => Node::Set(self.class()?),
-            '\\' => Node::Set(Set::of(self.escape()?)),
+            '[' => {
+                let class = self.class()?;
+                self.set(class)
+            }
+            '\\' => {
+                let c = self.escape()?;
+                self.set(Set::of(c))
+            }
             '*' | '+' | '?' => return Err(format!("`{c}` repeats nothing")),
             '{' if counts(self.rest).is_some() => return Err("`{` repeats nothing".into()),
             // `]`, `}` and a `{` that is no quantifier are themselves (ECMA Annex B).
-            literal => Node::Set(Set::of(literal)),
+            literal => self.set(Set::of(literal)),
         })
     }
 
@@ -267,7 +283,7 @@ fn counts(rest: &str) -> Option<(u32, Option<u32>, usize)> {
 
 fn emit(node: &Node, program: &mut Vec<Inst>) -> Result<(), String> {
     match node {
-        Node::Set(set) => program.push(Inst::Char(set.clone())),
+        Node::Set(set) => program.push(Inst::Char(*set)),
         Node::Start => program.push(Inst::Start),
         Node::End => program.push(Inst::End),
         Node::Concat(items) => {
@@ -347,8 +363,8 @@ impl Threads {
 impl Program {
     /// Whether the pattern matches anywhere in `text`.
     pub(super) fn is_match(&self, text: &str) -> bool {
-        let mut current = Threads::new(self.0.len());
-        let mut next = Threads::new(self.0.len());
+        let mut current = Threads::new(self.insts.len());
+        let mut next = Threads::new(self.insts.len());
         let mut stack = Vec::new();
         let mut at = 0;
         loop {
@@ -360,8 +376,8 @@ impl Program {
             at += c.len_utf8();
             next.dense.clear();
             for &pc in &current.dense {
-                if let Inst::Char(set) = &self.0[pc]
-                    && set.contains(c)
+                if let Inst::Char(set) = self.insts[pc]
+                    && self.sets[set].contains(c)
                     && self.add(&mut next, &mut stack, pc + 1, false, at == text.len())
                 {
                     return true;
@@ -379,7 +395,7 @@ impl Program {
             if !threads.insert(pc) {
                 continue;
             }
-            match self.0[pc] {
+            match self.insts[pc] {
                 Inst::Match => return true,
                 Inst::Jump(to) => stack.push(to),
                 Inst::Split(first, second) => stack.extend([second, first]),
