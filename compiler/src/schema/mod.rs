@@ -22,9 +22,11 @@ use serde_json::Value as J;
 
 use crate::error::{Diagnostic, Severity};
 use crate::values::{FlagKind, Node, Source, Value, Values, print};
+use document::Document;
 
 pub mod crd;
 mod diagnostic;
+mod document;
 mod validate;
 
 pub use crd::crd;
@@ -36,10 +38,15 @@ pub const SCHEMA: &str = include_str!("../../../schema/values.schema.json");
 /// The extension keyword marking top-level keys gpuplan accepts but does not render.
 pub const UNRENDERED: &str = "x-gpuplan-unrendered";
 
+fn document() -> &'static Document {
+    static DOCUMENT: OnceLock<Document> = OnceLock::new();
+    // The committed schema is checked by the test suite, so reading it cannot fail at run time.
+    DOCUMENT.get_or_init(|| Document::new(SCHEMA).unwrap_or_else(|_| Document::unreadable()))
+}
+
+/// The root schema, without its `$defs` (see [`def`]).
 fn schema() -> &'static J {
-    static SCHEMA_JSON: OnceLock<J> = OnceLock::new();
-    // The committed schema is checked by the test suite, so parsing cannot fail at run time.
-    SCHEMA_JSON.get_or_init(|| serde_json::from_str(SCHEMA).unwrap_or(J::Bool(true)))
+    document().root()
 }
 
 /// Drop the keys of objects the schema closes (`additionalProperties: false`) but does not
@@ -80,9 +87,9 @@ fn prune_at(json: &mut J, pointer: &str) {
     }
 }
 
-/// The schema's `$defs` entry of a name.
+/// The schema's `$defs` entry of a name, parsed when first asked for.
 fn def(name: &str) -> Option<&'static J> {
-    schema().get("$defs").and_then(|d| d.get(name))
+    document().def(name)
 }
 
 /// Follow `$ref`s to `#/$defs/...` until a schema without one.

@@ -34,7 +34,9 @@ pub const SHORT_NAME: &str = "gp";
 
 /// The `GPUPlan` CRD: the values schema as the spec, the operator's status, printer columns.
 pub fn crd() -> J {
-    let mut spec = structural(super::schema());
+    // The whole document, `$defs` included: the CRD inlines every definition.
+    let whole = serde_json::from_str(super::SCHEMA).unwrap_or(J::Bool(true));
+    let mut spec = structural(&whole);
     drop_filled_required(&mut spec);
     if let J::Object(map) = &mut spec {
         // The values' own title and description say what the object is; the spec's say
