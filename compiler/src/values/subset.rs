@@ -12,8 +12,8 @@
 
 use serde_json::{Map, Value as J};
 
+use super::Value;
 use super::load::{Scalar, resolve_plain};
-use super::trusted::scalar_json;
 
 /// Deeper than a rendered object nests (values nest at most 64 levels).
 const MAX_DEPTH: usize = 128;
@@ -477,6 +477,24 @@ fn escape(text: &str) -> Option<(char, usize)> {
         _ => return None,
     };
     Some((c, 1))
+}
+
+/// A scalar's JSON: a plain one typed by YAML 1.1 as the loader types it, another one text;
+/// `None` for a number JSON cannot hold (the loader's error says so).
+pub(super) fn scalar_json(text: &str, plain: bool) -> Option<J> {
+    if !plain {
+        return Some(J::String(text.to_owned()));
+    }
+    let value = match resolve_plain(text) {
+        Scalar::Null => Value::Null,
+        Scalar::Bool(b) => Value::Bool(b),
+        Scalar::Int(i) => Value::Float(i as f64),
+        Scalar::Float(f) if f.is_finite() => Value::Float(f),
+        // Not a number JSON holds: the loader's error says so.
+        Scalar::Float(_) => return None,
+        Scalar::Str(s) => return Some(J::String(s)),
+    };
+    Some(value.to_json())
 }
 
 #[cfg(test)]

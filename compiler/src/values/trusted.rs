@@ -14,7 +14,6 @@
 use saphyr_parser::{Event, Parser, ScalarStyle};
 use serde_json::{Map, Value as J};
 
-use super::Value;
 use super::load::{Scalar, resolve_plain};
 
 /// Deeper than a rendered object nests (values nest at most 64 levels).
@@ -95,25 +94,7 @@ fn mapping<'a>(next: &mut impl FnMut() -> Option<Event<'a>>, depth: usize) -> Op
 
 /// A scalar as the loader types it (plain ones by YAML 1.1, the others are text), as JSON.
 fn scalar(text: &str, style: ScalarStyle) -> Option<J> {
-    scalar_json(text, style == ScalarStyle::Plain)
-}
-
-/// A scalar's JSON: a plain one typed by YAML 1.1 as the loader types it, another one text;
-/// `None` for a number JSON cannot hold (the loader's error says so).
-pub(super) fn scalar_json(text: &str, plain: bool) -> Option<J> {
-    if !plain {
-        return Some(J::String(text.to_owned()));
-    }
-    let value = match resolve_plain(text) {
-        Scalar::Null => Value::Null,
-        Scalar::Bool(b) => Value::Bool(b),
-        Scalar::Int(i) => Value::Float(i as f64),
-        Scalar::Float(f) if f.is_finite() => Value::Float(f),
-        // Not a number JSON holds: the loader's error says so.
-        Scalar::Float(_) => return None,
-        Scalar::Str(s) => return Some(J::String(s)),
-    };
-    Some(value.to_json())
+    super::subset::scalar_json(text, style == ScalarStyle::Plain)
 }
 
 #[cfg(test)]
