@@ -11,6 +11,7 @@ criterion's median estimates. This machine is shared and noisy: the ratios are w
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -60,6 +61,21 @@ def whole_process(command, runs):
     return statistics.median(times) * 1000, peak / 1024
 
 
+def instructions(command):
+    """Instructions one run of `command` executes (callgrind), or None without valgrind.
+    Steady from run to run, unlike times on a shared machine: the before/after figure."""
+    if not shutil.which("valgrind"):
+        return None
+    out = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    for line in out.stderr.splitlines():
+        if "refs:" in line:
+            return int(line.split()[-1].replace(",", ""))
+    return None
+
+
 def criterion(root, group, name):
     """Criterion's median estimate (ms) of one benchmark, found by its full id."""
     wanted = f"{group}/{name}" if group else name
@@ -103,17 +119,25 @@ def main():
     row("defaults to `helm template` text, in process", text_ms, "ms", "<= 1.5 ms", helm_ms, helm_name)
 
     binary = args.binary
+
+    def counted(what, command):
+        count = instructions(command)
+        if count is not None:
+            rows.append((what, f"{count / 1e6:.1f} M", "", "", ""))
     ms, mib = whole_process([binary, "template", *SEED], args.runs)
     row("gpuplan template (seed), whole process", ms, "ms", "<= 5 ms")
     rows.append(("  its peak RSS", f"{mib:.1f} MiB", "<= 10 MiB", "", ""))
+    counted("  its instructions (callgrind)", [binary, "template", *SEED])
 
     config = Path(__file__).resolve().parents[2] / "golden/node/containerd-1.6-default/in/etc/containerd/config.toml"
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "config.toml"
         copy.write_text(config.read_text())
-        ms, mib = whole_process([binary, "node", "diff", "--config", str(copy), "--drop-in", "", *SEED], args.runs)
-    row("gpuplan node diff (241-line containerd 1.6 default)", ms, "ms", "<= 2 ms", 4.0, "nvidia-ctk --dry-run, issue's figure")
-    rows.append(("  its peak RSS", f"{mib:.1f} MiB", "<= 5 MiB", "14.4 MiB (nvidia-ctk, issue's figure)", ""))
+        node_diff = [binary, "node", "diff", "--config", str(copy), "--drop-in", "", *SEED]
+        ms, mib = whole_process(node_diff, args.runs)
+        row("gpuplan node diff (241-line containerd 1.6 default)", ms, "ms", "<= 2 ms", 4.0, "nvidia-ctk --dry-run, issue's figure")
+        rows.append(("  its peak RSS", f"{mib:.1f} MiB", "<= 5 MiB", "14.4 MiB (nvidia-ctk, issue's figure)", ""))
+        counted("  its instructions (callgrind)", node_diff)
 
     group = "containerd engine, 2,000-line config"
     patch = criterion(args.criterion, group, "patch (drop-in mode)")
@@ -122,6 +146,11 @@ def main():
     row("node engine, 2,000 lines: patch + revert, in process", both, "ms", "<= 0.5 ms")
     explain = criterion(args.criterion, "explain", "toolkit CONTAINERD_SOCKET on the defaults")
     row("explain of one field, in process", explain, "ms", "<= 30 ms")
+    field = "spec.template.spec.containers[name=node-agent].env[name=CONTAINERD_SOCKET].value"
+    explain_command = [binary, "explain", "daemonset/nvidia-container-toolkit-daemonset", field]
+    ms, mib = whole_process(explain_command, max(args.runs // 3, 3))
+    row("gpuplan explain of that field, whole process", ms, "ms", "")
+    counted("  its instructions (callgrind)", explain_command)
 
     widths = [max(len(r[i]) for r in rows + [("figure", "gpuplan", "goal", "anchor", "ratio")]) for i in range(5)]
     header = ("figure", "gpuplan", "goal", "anchor", "anchor/gpuplan")
