@@ -70,6 +70,11 @@ pub fn from_values(values: &Values) -> Result<Config, Error> {
 /// already dropped, which `explain` does once for many variations of the same values (`values`
 /// only gives an error its origin).
 pub fn from_pruned_json(json: serde_json::Value, values: &Values) -> Result<Config, Error> {
+    // Read plainly first; only a failed read is read again to learn the failing key's path,
+    // which costs as much again on every value.
+    if let Ok(config) = Config::deserialize(&json) {
+        return Ok(config);
+    }
     serde_path_to_error::deserialize(json).map_err(|e| {
         let pointer = pointer_of(e.path());
         let origin = values.pointer(&pointer).map(|n| n.origin.clone());
