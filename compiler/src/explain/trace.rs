@@ -226,6 +226,10 @@ fn attempt(base: &Base<'_>, target: &Target<'_>, pointer: &str, change: &Change)
     let (release, facts) = (base.release, base.facts);
     let (node, agents) = crate::agents(&config, &crate::node_runtime(&config).0, facts);
     let ctx = Context { config: &config, node: &node, agents: &agents, release, facts };
+    // Most values do not reach the traced stage: its templates see the views they saw first.
+    if crate::render::renders_as_recorded(&ctx, target.stage, &base.memo) {
+        return Effect::None;
+    }
     let Ok(Some(stage)) = render_stage(&ctx, target.stage, Recall::Use(&base.memo)) else {
         return Effect::Ignored;
     };

@@ -12,10 +12,11 @@ use std::collections::HashMap;
 
 use crate::plan::Manifest;
 
-/// The objects each (template, view) gave while recording.
+/// The objects each (template, view) gave while recording, and the order they came in.
 #[derive(Debug, Default)]
 pub struct Memo {
     seen: HashMap<(String, String), Rendered>,
+    order: Vec<(String, String)>,
 }
 
 /// What one template rendered from one view.
@@ -35,6 +36,16 @@ pub enum Recall<'a> {
     Record(&'a mut Memo),
     /// Take the objects of a view seen while recording instead of rendering it again.
     Use(&'a Memo),
+    /// Render nothing; note whether the stage asks for the recorded templates and views, in
+    /// the recorded order, and nothing else: then it renders the recorded objects.
+    Probe {
+        /// The recording.
+        memo: &'a Memo,
+        /// How many templates the stage asked for so far.
+        at: usize,
+        /// Whether each was the recorded one.
+        same: bool,
+    },
 }
 
 impl Recall<'_> {
@@ -58,7 +69,24 @@ impl Recall<'_> {
     /// Remember what `key` rendered, when recording.
     pub(super) fn remember(&mut self, key: (String, String), objects: &[Manifest], omitted: &[String]) {
         if let Recall::Record(memo) = self {
+            memo.order.push(key.clone());
             memo.seen.insert(key, Rendered { objects: objects.to_vec(), omitted: omitted.to_vec() });
         }
+    }
+
+    /// When probing, note the template asked for (by `key`) and say so: it is not rendered.
+    pub(super) fn probed(&mut self, key: Option<&(String, String)>) -> bool {
+        let Recall::Probe { memo, at, same } = self else {
+            return false;
+        };
+        *same &= key.is_some() && memo.order.get(*at) == key;
+        *at += 1;
+        true
+    }
+
+    /// Whether a probe saw exactly the recorded templates and views.
+    pub(super) fn same(&self) -> bool {
+        // An empty recording knows nothing (it was never made, or its stage rendered nothing).
+        matches!(self, Recall::Probe { memo, at, same } if *same && *at == memo.order.len() && *at > 0)
     }
 }

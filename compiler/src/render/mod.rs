@@ -92,6 +92,9 @@ impl Out<'_> {
     pub fn emit<V: Serialize>(&mut self, template: &str, view: &V) -> Result<(), Error> {
         let fail = |message: String| Error::Render { template: template.to_owned(), message };
         let key = self.recall.key(template, view);
+        if self.recall.probed(key.as_ref()) {
+            return Ok(());
+        }
         if let Some((objects, omitted)) = key.as_ref().and_then(|k| self.recall.recall(k)) {
             self.objects.extend_from_slice(objects);
             self.omitted.extend_from_slice(omitted);
@@ -180,6 +183,21 @@ pub fn render_stage(ctx: &Context<'_>, name: &str, recall: Recall<'_>) -> Result
     let mut out = Out { env: environment()?, facts: ctx.facts, recall, objects: Vec::new(), omitted: Vec::new() };
     render_stage(ctx, &mut out)?;
     Ok(Some(Stage { name: (*name).to_owned(), objects: out.objects, omitted: out.omitted }))
+}
+
+/// Whether stage `name` renders for `ctx` exactly what `memo` recorded (the same templates with
+/// the same views, in the same order), found without rendering a template: `explain` then
+/// knows the stage's objects are the original ones. An error counts as "not the same".
+pub fn renders_as_recorded(ctx: &Context<'_>, name: &str, memo: &Memo) -> bool {
+    let Some((_, render_stage)) = STAGES.iter().find(|(n, _)| *n == name) else {
+        return false;
+    };
+    let Ok(env) = environment() else {
+        return false;
+    };
+    let recall = Recall::Probe { memo, at: 0, same: true };
+    let mut out = Out { env, facts: ctx.facts, recall, objects: Vec::new(), omitted: Vec::new() };
+    render_stage(ctx, &mut out).is_ok() && out.recall.same()
 }
 
 /// Every transformation rule the stages declare, for `explain`: stage-specific rules first,
