@@ -8,6 +8,8 @@
 //! Every command is given a kubeconfig whose current context is another cluster, and
 //! `--kube-context` to reach the server: the flag is spelled and honoured alike on all of them.
 
+use std::time::Duration;
+
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::node::v1::RuntimeClass;
@@ -15,7 +17,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::core::GroupVersionKind;
 
-use super::cluster::{Controllers, Run, gpuplan, install_crd, kubeconfig_elsewhere, seed_flags, service_monitor_crd};
+use super::cluster::{
+    Controllers, Run, eventually, gpuplan, install_crd, kubeconfig_elsewhere, seed_flags, service_monitor_crd,
+};
 use super::kube_server::KubeServer;
 
 /// `gpuplan COMMAND` with the release flags, the cluster flags and then `rest`.
@@ -130,7 +134,13 @@ async fn install_diff_upgrade_and_uninstall_run_as_commands_with_the_seed_values
         records(&client, "gpu-operator").get_opt("gpu-operator").await.expect("reads").is_none(),
         "the record goes"
     );
-    assert!(crds.get_opt("nodefeatures.nfd.k8s-sigs.io").await.expect("reads").is_none(), "the plan's CRDs go with it");
+    // Deleting a CRD is finished by the API server in the background (its custom resources
+    // go first), and `uninstall` without `--wait` does not wait for it: under load the CRD
+    // was still there a moment after the command returned.
+    eventually(Duration::from_secs(30), "the plan's CRDs go with it", || async {
+        crds.get_opt("nodefeatures.nfd.k8s-sigs.io").await.expect("reads").is_none().then_some(())
+    })
+    .await;
     for name in ["gpuplans.gpuplan.dev", "planreleases.gpuplan.dev"] {
         assert!(crds.get_opt(name).await.expect("reads").is_some(), "{name} belongs to no release and stays");
     }
