@@ -4,8 +4,8 @@
 //!
 //! Input: a [`Config`], the key of one top-level section as the values spell it, and that
 //! section's JSON (unknown keys already dropped). Output: the config with that section
-//! replaced, the section's read error, or `None` for a key that is not a section (the caller
-//! then reads the whole config, which is always right, only slower).
+//! replaced, the section's read error, or `None` for a key that is not a section (a test holds
+//! the sections to the schema's top-level keys, so a pruned key always is one).
 
 use serde::Deserialize;
 use serde_json::Value as J;

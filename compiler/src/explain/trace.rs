@@ -154,8 +154,6 @@ fn perturb(pointer: &str, value: &Value) -> Vec<Change> {
 /// What every leaf is traced against, computed once.
 #[derive(Debug)]
 pub struct Base<'a> {
-    /// The effective values.
-    pub values: &'a Values,
     /// The values as the typed config reads them: JSON, unknown keys dropped.
     pub json: J,
     /// The original config.
@@ -178,7 +176,7 @@ impl<'a> Base<'a> {
         let ctx = Context { config: &config, node: &node, agents: &agents, release, facts };
         // Without the record every attempt renders in full: slower, same answer.
         let _ = render_stage(&ctx, stage, Recall::Record(&mut memo));
-        Base { values, json, config, release, facts, memo }
+        Base { json, config, release, facts, memo }
     }
 }
 
@@ -209,15 +207,8 @@ fn attempt(base: &Base<'_>, target: &Target<'_>, pointer: &str, change: &Change)
     *slot = match change {
         Change::Marked(v) | Change::Exact { value: v, .. } => v.to_json(),
     };
-    let read = match crate::config::section::with_section(&base.config, &key, &section) {
-        Some(read) => read.ok(),
-        None => {
-            let mut json = base.json.clone();
-            json[key.as_str()] = section;
-            crate::config::from_pruned_json(json, base.values).ok()
-        }
-    };
-    let Some(config) = read else {
+    // Every key of the pruned JSON is a section: a test holds the sections to the schema's keys.
+    let Some(Ok(config)) = crate::config::section::with_section(&base.config, &key, &section) else {
         return Effect::Ignored;
     };
     if config == base.config {

@@ -247,24 +247,22 @@ fn write_quoted(out: &mut String, s: &str, escape: fn(char) -> bool) {
 /// YAML text of a JSON value (a map at the top) in block style: integers stay integers.
 /// Printed straight from the JSON: building a values tree first was a third of the cost.
 pub fn json_to_yaml(json: &serde_json::Value) -> String {
-    match json {
-        serde_json::Value::Object(map) if !map.is_empty() => {
-            let mut out = String::new();
-            write_yaml_map(&mut out, json.shape(), 0);
-            out
-        }
-        serde_json::Value::Object(_) => "{}\n".into(),
-        other => {
-            let mut out = String::new();
-            match other.shape() {
-                Shape::Scalar(scalar) => write_scalar(&mut out, scalar, 0),
-                Shape::List(_) => out.push_str("[]"),
-                Shape::Map(_) => out.push_str("{}"),
-            }
+    document(json.shape())
+}
+
+/// YAML text of a tree's top: a map in block style, an empty map as `{}`, anything else on
+/// one line; with a trailing newline.
+fn document<T: Tree>(top: Shape<'_, T>) -> String {
+    let mut out = String::new();
+    match top {
+        Shape::Map(entries) if !entries.is_empty() => write_yaml_map(&mut out, entries, 0),
+        Shape::Map(_) => out.push_str("{}\n"),
+        shape => {
+            write_flat(&mut out, shape, 0);
             out.push('\n');
-            out
         }
     }
+    out
 }
 
 /// What the YAML printer needs to know of a tree: the values tree and JSON both print.
@@ -292,7 +290,7 @@ enum Scalar<'a> {
 impl Tree for Value {
     fn shape(&self) -> Shape<'_, Self> {
         match self {
-            Value::Map(map) => Shape::Map(map.iter().map(|(k, n)| (k.as_str(), &n.value)).collect()),
+            Value::Map(map) => Shape::Map(entries(map)),
             Value::List(items) => Shape::List(items.iter().map(|n| &n.value).collect()),
             Value::Null => Shape::Scalar(Scalar::Null),
             Value::Bool(b) => Shape::Scalar(Scalar::Bool(*b)),
@@ -325,17 +323,15 @@ impl Tree for serde_json::Value {
 /// YAML text of a map in block style (go-yaml's layout: list items at their key's
 /// indentation), keys sorted, with a trailing newline. An empty map prints `{}`.
 pub fn to_yaml(map: &Map) -> String {
-    if map.is_empty() {
-        return "{}\n".into();
-    }
-    let mut out = String::new();
-    let entries: Vec<(&str, &Value)> = map.iter().map(|(k, n)| (k.as_str(), &n.value)).collect();
-    write_yaml_map(&mut out, Shape::Map(entries), 0);
-    out
+    document(Shape::<Value>::Map(entries(map)))
 }
 
-fn write_yaml_map<T: Tree>(out: &mut String, map: Shape<'_, T>, depth: usize) {
-    let Shape::Map(entries) = map else { return };
+/// A values map's entries as the printer walks them.
+fn entries(map: &Map) -> Vec<(&str, &Value)> {
+    map.iter().map(|(k, n)| (k.as_str(), &n.value)).collect()
+}
+
+fn write_yaml_map<T: Tree>(out: &mut String, entries: Vec<(&str, &T)>, depth: usize) {
     for (k, v) in entries {
         indent(out, depth);
         write_block_key(out, k, depth);
@@ -360,7 +356,7 @@ fn write_yaml_child<T: Tree>(out: &mut String, value: &T, depth: usize, in_list:
                 }
             } else {
                 out.push('\n');
-                write_yaml_map(out, Shape::Map(entries), depth + 1);
+                write_yaml_map(out, entries, depth + 1);
             }
         }
         Shape::List(items) if !items.is_empty() => {
@@ -376,11 +372,7 @@ fn write_yaml_child<T: Tree>(out: &mut String, value: &T, depth: usize, in_list:
             if !in_list {
                 out.push(' ');
             }
-            match shape {
-                Shape::Scalar(scalar) => write_scalar(out, scalar, depth + 1),
-                Shape::Map(_) => out.push_str("{}"),
-                Shape::List(_) => out.push_str("[]"),
-            }
+            write_flat(out, shape, depth + 1);
             out.push('\n');
         }
     }
@@ -397,7 +389,13 @@ fn write_yaml_list<T: Tree>(out: &mut String, items: &[&T], depth: usize, first_
 }
 
 pub(crate) fn write_yaml_scalar(out: &mut String, value: &Value, depth: usize) {
-    match value.shape() {
+    write_flat(out, value.shape(), depth);
+}
+
+/// A node on one line: a scalar, or an empty map or list (`{}`, `[]`; also what a non-empty
+/// collection prints where only one line may stand).
+fn write_flat<T>(out: &mut String, shape: Shape<'_, T>, depth: usize) {
+    match shape {
         Shape::Scalar(scalar) => write_scalar(out, scalar, depth),
         Shape::Map(_) => out.push_str("{}"),
         Shape::List(_) => out.push_str("[]"),

@@ -259,7 +259,6 @@ fn split_key(text: &str) -> Option<(String, &str)> {
             let after = text[used..].trim_start_matches(' ');
             (key, colon(after)?)
         }
-        b'{' | b'[' | b'#' | b'|' | b'>' | b'&' | b'*' | b'!' | b'%' | b'@' | b'`' | b',' => return None,
         _ => {
             let end = plain_key_end(text)?;
             let key = text[..end].trim_end_matches(' ');
