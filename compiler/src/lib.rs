@@ -368,13 +368,14 @@ pub fn node_runtime_from_env(
     vars: &std::collections::BTreeMap<String, String>,
 ) -> Result<(node::NodeRuntime, Vec<Diagnostic>), Error> {
     let effective = coalesce(node::env::values(vars))?;
-    let diagnostics = check(&effective, false);
-    if schema::has_errors(&diagnostics) {
-        return Err(Error::Invalid(diagnostics));
+    // One pass of the pipeline up to the node change: the agent starts on every node and
+    // restart, so its config is resolved once, not checked and then resolved again.
+    let target = Target { render: false, ..Target::default() };
+    let compiled = compile_effective(effective, &target)?;
+    match compiled.node {
+        Some(node) if !compiled.failed() => Ok((node, compiled.diagnostics)),
+        _ => Err(Error::Invalid(compiled.diagnostics)),
     }
-    let config = resolve(&effective.values)?;
-    let (node, _) = node_runtime(&config);
-    Ok((node, diagnostics))
 }
 
 /// Where one field of one object of the plan came from: its value, the values it is made from
