@@ -20,7 +20,10 @@
 
 # --- build -------------------------------------------------------------------------------
 # The workspace's rust-version (Cargo.toml) is the floor; edition 2024 needs 1.85 or newer.
-FROM rust:1.89-bookworm AS build
+# 1.90 and newer link with LLD, which lays out the code the node agent and the short commands
+# run side by side (scripts/lib/cc-ordered; with an older Rust the binary is only larger in
+# memory). The same release the project is developed and tested with.
+FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
 # Cache the registry and the target dir between builds; copy the binary out of the cache.

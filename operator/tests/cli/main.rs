@@ -12,6 +12,7 @@ mod facts;
 mod golden_diff;
 mod golden_plan;
 mod hostile_inputs;
+mod link_order;
 mod node;
 mod node_faults;
 mod output_dir;
