@@ -24,10 +24,10 @@ fn wrapper() -> PathBuf {
 /// list and these extra variables; returns the binary's function names in address order.
 fn link(dir: &Path, profile: &str, list: &str, vars: &[(&str, &str)]) -> Vec<String> {
     let source = dir.join("probe.rs");
-    std::fs::write(&source, PROGRAM).unwrap();
+    std::fs::write(&source, PROGRAM).expect("write the probe program");
     let list_path = dir.join("order.txt");
-    std::fs::write(&list_path, list).unwrap();
-    std::fs::create_dir_all(dir.join(profile)).unwrap();
+    std::fs::write(&list_path, list).expect("write the order list");
+    std::fs::create_dir_all(dir.join(profile)).expect("make the profile directory");
     let out = dir.join(profile).join("gpuplan");
     let mut rustc = Command::new("rustc");
     rustc
@@ -48,7 +48,7 @@ fn link(dir: &Path, profile: &str, list: &str, vars: &[(&str, &str)]) -> Vec<Str
     assert!(ran.status.success());
     let nm = Command::new("nm").args(["-n", "--defined-only", "--demangle"]).arg(&out).output().expect("nm runs");
     String::from_utf8(nm.stdout)
-        .unwrap()
+        .expect("nm prints UTF-8")
         .lines()
         .filter_map(|line| {
             let mut fields = line.splitn(3, ' ');
