@@ -1,6 +1,8 @@
 //! Embeds the render templates: lists every file under `src/render/templates/` into
 //! `$OUT_DIR/templates.rs` as `(name, include_str!(path))`, so adding a template is adding a
-//! file. The name is the path under `templates/` without `.j2`.
+//! file. The name is the path under `templates/` without `.j2`. It also writes `FINGERPRINT`,
+//! a hash of every name and source, which tells the table of renderings made ahead of time
+//! (`src/render/prerendered.rs`) whether it was made with these templates.
 
 use std::path::{Path, PathBuf};
 
@@ -23,12 +25,21 @@ fn main() {
     collect(&root, &mut files);
     files.sort();
     let mut code = String::from("/// `(name, source)` of every template.\npub const TEMPLATES: &[(&str, &str)] = &[\n");
+    // FNV-1a, 64 bits, over every name and source, each followed by a NUL.
+    let mut fingerprint: u64 = 0xcbf2_9ce4_8422_2325;
     for path in &files {
         let name = path.strip_prefix(&root).unwrap_or(path).with_extension("").to_string_lossy().replace('\\', "/");
+        let source = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        for byte in name.bytes().chain([0]).chain(source).chain([0]) {
+            fingerprint = (fingerprint ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
         code.push_str(&format!("    ({name:?}, include_str!({:?})),\n", path.display().to_string()));
         println!("cargo::rerun-if-changed={}", path.display());
     }
     code.push_str("];\n");
+    code.push_str(&format!(
+        "/// A hash of every template's name and source.\npub const FINGERPRINT: u64 = {fingerprint:#018x};\n"
+    ));
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join("templates.rs");
     if let Err(e) = std::fs::write(&out, code) {
         panic!("cannot write {}: {e}", out.display());

@@ -200,10 +200,10 @@ pub struct Plan {
 }
 
 /// The sort key of an object within its stage.
-fn order(m: &Manifest) -> (usize, String, String, String) {
+fn order(m: &Manifest) -> (usize, &str, &str, &str) {
     let rank = INSTALL_ORDER.iter().position(|k| *k == m.kind()).unwrap_or(INSTALL_ORDER.len());
-    let unknown_kind = if rank == INSTALL_ORDER.len() { m.kind().to_owned() } else { String::new() };
-    (rank, unknown_kind, m.namespace().to_owned(), m.name().to_owned())
+    let unknown_kind = if rank == INSTALL_ORDER.len() { m.kind() } else { "" };
+    (rank, unknown_kind, m.namespace(), m.name())
 }
 
 /// `sha256:` and the hex SHA-256 of `text`: every digest a plan carries is one.
@@ -225,7 +225,7 @@ pub fn build(release: Release, stages: Vec<Stage>, crds: Vec<Manifest>, node: No
         .filter(|s| !s.objects.is_empty() || !s.omitted.is_empty())
         .map(|mut s| {
             // Stable: objects with equal keys keep their rendering order.
-            s.objects.sort_by_key(order);
+            s.objects.sort_by(|a, b| order(a).cmp(&order(b)));
             s
         })
         .collect();

@@ -16,6 +16,7 @@ mod templates;
 
 pub mod image;
 pub mod operand;
+pub mod prerendered;
 
 mod dcgm;
 mod dcgm_exporter;
@@ -77,20 +78,26 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Collects the objects of one stage.
 pub struct Out<'e> {
-    env: &'e Environment<'static>,
     facts: &'e Facts,
     /// `explain`'s memory of an earlier rendering of the same stage.
     recall: Recall<'e>,
     objects: Vec<Manifest>,
     /// Objects left out, and why.
     omitted: Vec<String>,
+    /// Render every template (the table of renderings made ahead is not used), and record each
+    /// rendering here: how that table is made.
+    fresh: Option<&'e mut prerendered::Recorded>,
 }
 
-impl Out<'_> {
+impl<'e> Out<'e> {
+    fn new(facts: &'e Facts, recall: Recall<'e>) -> Out<'e> {
+        Out { facts, recall, objects: Vec::new(), omitted: Vec::new(), fresh: None }
+    }
+
     /// Render `template` (`<stage>/<kind>.yaml`) with `view`, and keep every non-empty document
-    /// it produces (documents are separated by `---` lines).
+    /// it produces (documents are separated by `---` lines): as `explain`'s memo recalls it, or
+    /// as the table of renderings made ahead has it, or rendered now.
     pub fn emit<V: Serialize>(&mut self, template: &str, view: &V) -> Result<(), Error> {
-        let fail = |message: String| Error::Render { template: template.to_owned(), message };
         let key = self.recall.key(template, view);
         if self.recall.probed(key.as_ref()) {
             return Ok(());
@@ -101,41 +108,70 @@ impl Out<'_> {
             return Ok(());
         }
         let (objects_before, omitted_before) = (self.objects.len(), self.omitted.len());
-        let tmpl = self.env.get_template(template).map_err(|e| fail(e.to_string()))?;
-        let text =
-            tmpl.render(minijinja::Value::from(minijinja::value::Serde(view))).map_err(|e| fail(format!("{e:#}")))?;
-        for doc in text.split("\n---") {
-            let doc = doc.strip_prefix("---").unwrap_or(doc);
-            if doc.trim().is_empty() {
-                continue;
+        let ahead = match self.fresh {
+            None => prerendered::lookup(template, view),
+            Some(_) => None,
+        };
+        let objects = match ahead {
+            Some(objects) => objects,
+            None => {
+                let objects = render_template(template, view)?;
+                if let Some(recorded) = self.fresh.as_deref_mut() {
+                    prerendered::record(recorded, template, view, &objects);
+                }
+                objects
             }
-            // gpuplan's own output is read the short way; what that declines, by the loader.
-            let object = match trusted::document_json(doc) {
-                Some(object) => object,
-                // The object is not repeated in the error: it may be large, and hold a Secret.
-                None => load_document(doc, &Source::Inline).map_err(|e| fail(e.to_string()))?.to_json(),
-            };
-            if object.as_object().is_some_and(serde_json::Map::is_empty) {
-                continue;
-            }
-            let manifest = Manifest { source: format!("gpuplan/{template}"), object };
-            let api = manifest.object["apiVersion"].as_str().unwrap_or_default();
-            if OPTIONAL_APIS.iter().any(|g| api.starts_with(g)) && self.facts.serves(api) == Some(false) {
-                self.omitted.push(format!(
-                    "{} {}/{}: the cluster does not serve {api}",
-                    manifest.kind(),
-                    manifest.namespace(),
-                    manifest.name()
-                ));
-                continue;
-            }
-            self.objects.push(manifest);
+        };
+        for object in objects {
+            self.keep(template, object);
         }
         if let Some(key) = key {
             self.recall.remember(key, &self.objects[objects_before..], &self.omitted[omitted_before..]);
         }
         Ok(())
     }
+
+    /// Keep `object`, rendered by `template`, unless the cluster does not serve its API.
+    fn keep(&mut self, template: &str, object: serde_json::Value) {
+        let manifest = Manifest { source: format!("gpuplan/{template}"), object };
+        let api = manifest.object["apiVersion"].as_str().unwrap_or_default();
+        if OPTIONAL_APIS.iter().any(|g| api.starts_with(g)) && self.facts.serves(api) == Some(false) {
+            self.omitted.push(format!(
+                "{} {}/{}: the cluster does not serve {api}",
+                manifest.kind(),
+                manifest.namespace(),
+                manifest.name()
+            ));
+            return;
+        }
+        self.objects.push(manifest);
+    }
+}
+
+/// Render `template` with `view`: its non-empty documents (separated by `---` lines), each
+/// read back into an object.
+fn render_template<V: Serialize>(template: &str, view: &V) -> Result<Vec<serde_json::Value>, Error> {
+    let fail = |message: String| Error::Render { template: template.to_owned(), message };
+    let tmpl = environment()?.get_template(template).map_err(|e| fail(format!("{e:#}")))?;
+    let text =
+        tmpl.render(minijinja::Value::from(minijinja::value::Serde(view))).map_err(|e| fail(format!("{e:#}")))?;
+    let mut objects = Vec::new();
+    for doc in text.split("\n---") {
+        let doc = doc.strip_prefix("---").unwrap_or(doc);
+        if doc.trim().is_empty() {
+            continue;
+        }
+        // gpuplan's own output is read the short way; what that declines, by the loader.
+        let object = match trusted::document_json(doc) {
+            Some(object) => object,
+            // The object is not repeated in the error: it may be large, and hold a Secret.
+            None => load_document(doc, &Source::Inline).map_err(|e| fail(e.to_string()))?.to_json(),
+        };
+        if !object.as_object().is_some_and(serde_json::Map::is_empty) {
+            objects.push(object);
+        }
+    }
+    Ok(objects)
 }
 
 type RenderStage = fn(&Context<'_>, &mut Out<'_>) -> Result<(), Error>;
@@ -157,20 +193,20 @@ pub const STAGES: [(&str, RenderStage); 13] = [
     ("extra-objects", extra::render),
 ];
 
+/// The template environment, made once. Each template is compiled the first time it is
+/// rendered: a run whose renderings all come from the table compiles none.
 fn environment() -> Result<&'static Environment<'static>, Error> {
-    static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
-    ENV.get_or_init(|| {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    Ok(ENV.get_or_init(|| {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         // Templates write YAML, not HTML: nothing may be HTML-escaped.
         env.set_auto_escape_callback(|_| AutoEscape::None);
-        for (name, source) in templates::TEMPLATES {
-            env.add_template(name, source).map_err(|e| format!("{name}: {e:#}"))?;
-        }
-        Ok(env)
-    })
-    .as_ref()
-    .map_err(|message| Error::Render { template: "(templates)".into(), message: message.clone() })
+        env.set_loader(|name| {
+            Ok(templates::TEMPLATES.iter().find(|(n, _)| *n == name).map(|(_, source)| (*source).to_owned()))
+        });
+        env
+    }))
 }
 
 /// Render one stage by name, as [`render`] renders it; `None` for a name not in [`STAGES`].
@@ -180,7 +216,7 @@ pub fn render_stage(ctx: &Context<'_>, name: &str, recall: Recall<'_>) -> Result
     let Some((name, render_stage)) = STAGES.iter().find(|(n, _)| *n == name) else {
         return Ok(None);
     };
-    let mut out = Out { env: environment()?, facts: ctx.facts, recall, objects: Vec::new(), omitted: Vec::new() };
+    let mut out = Out::new(ctx.facts, recall);
     render_stage(ctx, &mut out)?;
     Ok(Some(Stage { name: (*name).to_owned(), objects: out.objects, omitted: out.omitted }))
 }
@@ -192,11 +228,7 @@ pub fn renders_as_recorded(ctx: &Context<'_>, name: &str, memo: &Memo) -> bool {
     let Some((_, render_stage)) = STAGES.iter().find(|(n, _)| *n == name) else {
         return false;
     };
-    let Ok(env) = environment() else {
-        return false;
-    };
-    let recall = Recall::Probe { memo, at: 0, same: true };
-    let mut out = Out { env, facts: ctx.facts, recall, objects: Vec::new(), omitted: Vec::new() };
+    let mut out = Out::new(ctx.facts, Recall::Probe { memo, at: 0, same: true });
     render_stage(ctx, &mut out).is_ok() && out.recall.same()
 }
 
@@ -221,12 +253,29 @@ pub fn crds(stages: &[Stage]) -> Result<Vec<Manifest>, Error> {
 
 /// Render every stage.
 pub fn render(ctx: &Context<'_>) -> Result<Vec<Stage>, Error> {
-    let env = environment()?;
     let mut stages = Vec::new();
     for (name, render_stage) in STAGES {
-        let mut out = Out { env, facts: ctx.facts, recall: Recall::Off, objects: Vec::new(), omitted: Vec::new() };
+        let mut out = Out::new(ctx.facts, Recall::Off);
         render_stage(ctx, &mut out)?;
         stages.push(Stage { name: name.to_owned(), objects: out.objects, omitted: out.omitted });
     }
     Ok(stages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_template_compiles() {
+        // They compile when first rendered: one no test renders must still be sound.
+        let env = environment().expect("the environment");
+        assert!(templates::TEMPLATES.len() > 80);
+        for (name, _) in templates::TEMPLATES {
+            if let Err(e) = env.get_template(name) {
+                panic!("{name}: {e:#}");
+            }
+        }
+        assert!(env.get_template("no-such/template.yaml").is_err());
+    }
 }

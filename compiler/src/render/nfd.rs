@@ -379,17 +379,17 @@ fn network_policy(out: &mut Out<'_>, nfd: &Common, role: &str, policy: &NetworkP
 pub fn crds() -> Result<Vec<Manifest>, Error> {
     // CRDs are cluster prerequisites, never optional: no facts leave them out.
     let none = crate::facts::Facts::default();
-    let mut out = Out {
-        env: super::environment()?,
-        facts: &none,
-        recall: super::Recall::Off,
-        objects: Vec::new(),
-        omitted: Vec::new(),
-    };
+    let mut out = Out::new(&none, super::Recall::Off);
+    emit_crds(&mut out)?;
+    Ok(out.objects)
+}
+
+/// Emit NFD's CustomResourceDefinitions into `out`.
+pub(super) fn emit_crds(out: &mut Out<'_>) -> Result<(), Error> {
     for kind in ["nodefeature", "nodefeaturegroup", "nodefeaturerule"] {
         out.emit(&format!("node-feature-discovery/crds/{kind}.yaml"), &Static { managed_by: MANAGED_BY })?;
     }
-    Ok(out.objects)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -496,15 +496,28 @@ pub fn plain_is_safe(s: &str) -> bool {
     {
         return false;
     }
-    if s.ends_with([' ', ':', '\t'])
-        || s.contains(": ")
-        || s.contains(" #")
-        || s.contains(['\n', '\r', '\t'])
-        || s.chars().any(|c| c.is_control() || needs_escape(c))
-    {
+    if s.ends_with([' ', ':', '\t']) || breaks_plain(s) {
         return false;
     }
     !looks_like_non_string(s)
+}
+
+/// Whether `s` holds `: `, ` #`, a control character or one [`needs_escape`] names: then it
+/// cannot be plain anywhere. One pass over the bytes (every string the plan prints is checked):
+/// the characters outside ASCII it looks for are U+0080..U+009F (`C2 80..9F` in UTF-8),
+/// U+2028, U+2029 (`E2 80 A8/A9`), U+FEFF (`EF BB BF`), U+FFFE and U+FFFF (`EF BF BE/BF`).
+fn breaks_plain(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
+    bytes.iter().enumerate().any(|(i, &b)| match b {
+        0x00..=0x1f | 0x7f => true,
+        b':' => at(i + 1) == b' ',
+        b' ' => at(i + 1) == b'#',
+        0xc2 => (0x80..=0x9f).contains(&at(i + 1)),
+        0xe2 => at(i + 1) == 0x80 && matches!(at(i + 2), 0xa8 | 0xa9),
+        0xef => matches!((at(i + 1), at(i + 2)), (0xbb, 0xbf) | (0xbf, 0xbe | 0xbf)),
+        _ => false,
+    })
 }
 
 /// `-foo` is a plain string, but `-1`, `-.5` and `-.inf` are not.
@@ -608,6 +621,32 @@ mod tests {
         }
         for s in ["nvidia", "v1.20.0", "/usr/local/nvidia", "IfNotPresent", "-foo", "a:b", "25%", "nvcr.io/nvidia"] {
             assert!(plain_is_safe(s), "{s:?} can be plain");
+        }
+    }
+
+    #[test]
+    fn breaks_plain_is_the_character_by_character_rule() {
+        // The rule as first written, a character at a time.
+        let rule = |s: &str| {
+            s.contains(": ")
+                || s.contains(" #")
+                || s.contains(['\n', '\r', '\t'])
+                || s.chars().any(|c| c.is_control() || needs_escape(c))
+        };
+        // Every character of the Basic Multilingual Plane and the first beyond it, alone and
+        // around `:`, ` ` and `#`; then strings the printer meets.
+        let chars = (0..=0x1_0100u32).filter_map(char::from_u32);
+        for c in chars {
+            for s in
+                [c.to_string(), format!("a{c}"), format!("{c}:"), format!(":{c}"), format!(" {c}"), format!("{c}#")]
+            {
+                assert_eq!(breaks_plain(&s), rule(&s), "{s:?}");
+            }
+        }
+        for s in
+            ["a: b", "a:b", "a #b", "a#b", "x\u{2028}y", "x\u{2027}y", "\u{feff}", "\u{fefe}", "é", "\u{85}", "\u{a0}"]
+        {
+            assert_eq!(breaks_plain(s), rule(s), "{s:?}");
         }
     }
 

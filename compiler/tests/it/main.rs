@@ -21,6 +21,7 @@ mod render_device_plugin_gfd_mig;
 mod render_driver_validation;
 mod render_operator_nfd;
 mod render_toolkit;
+mod rendered;
 mod robustness;
 mod schema;
 mod snapshot;
