@@ -34,7 +34,8 @@ fn seed() -> Inputs {
 fn pipeline(inputs: &Inputs) -> usize {
     let defaults = load(DEFAULT_VALUES, &Source::Defaults).expect("defaults parse");
     let user = gpuplan_compiler::load(inputs, &mut |_| Err("no files".into())).expect("seed loads");
-    let chart = Chart { name: "gpu-operator".into(), values: defaults.0, dependencies: Vec::new() };
+    let chart =
+        Chart { name: "gpu-operator".into(), values: std::borrow::Cow::Owned(defaults.0), dependencies: Vec::new() };
     let (values, warnings) = coalesce(&chart, user.0.clone()).expect("coalesces");
     let effective = Effective { user, values: Values(values), warnings };
     let diagnostics = gpuplan_compiler::check(&effective, false);

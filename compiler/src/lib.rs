@@ -37,6 +37,7 @@ pub mod render;
 pub mod schema;
 pub mod values;
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 pub use config::Config;
@@ -135,7 +136,7 @@ pub fn defaults() -> Result<&'static Values, Error> {
 
 /// Stage 2: lay the user values over the built-in defaults (Helm's `CoalesceValues`).
 pub fn coalesce(user: Values) -> Result<Effective, Error> {
-    let chart = Chart { name: CHART_NAME.into(), values: defaults()?.0.clone(), dependencies: Vec::new() };
+    let chart = Chart { name: CHART_NAME.into(), values: Cow::Borrowed(&defaults()?.0), dependencies: Vec::new() };
     let (values, warnings) = merge::coalesce(&chart, user.0.clone())?;
     Ok(Effective { user, values: Values(values), warnings })
 }

@@ -199,11 +199,24 @@ pub struct Plan {
     pub crds: Vec<Manifest>,
 }
 
-/// The sort key of an object within its stage.
-fn order(m: &Manifest) -> (usize, &str, &str, &str) {
-    let rank = INSTALL_ORDER.iter().position(|k| *k == m.kind()).unwrap_or(INSTALL_ORDER.len());
-    let unknown_kind = if rank == INSTALL_ORDER.len() { m.kind() } else { "" };
-    (rank, unknown_kind, m.namespace(), m.name())
+/// Where an object's kind comes in Helm's install order (unknown kinds after all of them).
+fn rank(m: &Manifest) -> usize {
+    INSTALL_ORDER.iter().position(|k| *k == m.kind()).unwrap_or(INSTALL_ORDER.len())
+}
+
+/// Objects of one rank: unknown kinds by kind name, then by namespace and name.
+fn within_rank(m: &Manifest) -> (&str, &str, &str) {
+    let unknown_kind = if rank(m) == INSTALL_ORDER.len() { m.kind() } else { "" };
+    (unknown_kind, m.namespace(), m.name())
+}
+
+/// Sort `objects` into apply order: by kind in Helm's install order, then [`within_rank`].
+/// Stable: objects with equal keys keep their rendering order. Each object's rank is found
+/// once, not once per comparison.
+fn apply_order(objects: Vec<Manifest>) -> Vec<Manifest> {
+    let mut ranked: Vec<(usize, Manifest)> = objects.into_iter().map(|m| (rank(&m), m)).collect();
+    ranked.sort_by(|(ra, a), (rb, b)| ra.cmp(rb).then_with(|| within_rank(a).cmp(&within_rank(b))));
+    ranked.into_iter().map(|(_, m)| m).collect()
 }
 
 /// `sha256:` and the hex SHA-256 of `text`: every digest a plan carries is one.
@@ -223,11 +236,7 @@ pub fn build(release: Release, stages: Vec<Stage>, crds: Vec<Manifest>, node: No
     let stages = stages
         .into_iter()
         .filter(|s| !s.objects.is_empty() || !s.omitted.is_empty())
-        .map(|mut s| {
-            // Stable: objects with equal keys keep their rendering order.
-            s.objects.sort_by(|a, b| order(a).cmp(&order(b)));
-            s
-        })
+        .map(|s| Stage { objects: apply_order(s.objects), ..s })
         .collect();
     Plan {
         api_version: API_VERSION.into(),

@@ -13,7 +13,7 @@
 use serde::Serialize;
 
 use super::operand::{Env, MANAGED_BY, Operand, Spec};
-use super::{Context, Out};
+use super::{Context, Out, Shared};
 use crate::error::Error;
 
 /// The DaemonSet's, Service's and ServiceAccount's name.
@@ -92,12 +92,13 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
         port: PORT,
         scc: Scc::new(ctx, NAME, true, true),
     };
+    let view = Shared::new(&view);
     for kind in ["serviceaccount", "role", "rolebinding"] {
-        out.emit(&format!("dcgm/{kind}.yaml"), &view)?;
+        out.emit_shared(&format!("dcgm/{kind}.yaml"), &view)?;
     }
     if ctx.config.platform.openshift {
-        out.emit("dcgm/scc.yaml", &view)?;
+        out.emit_shared("dcgm/scc.yaml", &view)?;
     }
-    out.emit("dcgm/daemonset.yaml", &view)?;
-    out.emit("dcgm/service.yaml", &view)
+    out.emit_shared("dcgm/daemonset.yaml", &view)?;
+    out.emit_shared("dcgm/service.yaml", &view)
 }

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use super::dcgm::{self, Scc};
 use super::operand::{Env, MANAGED_BY, Operand, Spec};
-use super::{Context, Out};
+use super::{Context, Out, Shared};
 use crate::config::kube::FreeForm;
 use crate::config::monitoring::{DcgmExporter, InternalTrafficPolicy, ServiceType};
 use crate::error::Error;
@@ -159,22 +159,23 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
         monitor: monitor(exporter),
         scc: Scc::new(ctx, NAME, false, true),
     };
+    let view = Shared::new(&view);
     for kind in ["serviceaccount", "role", "rolebinding"] {
-        out.emit(&format!("dcgm-exporter/{kind}.yaml"), &view)?;
+        out.emit_shared(&format!("dcgm-exporter/{kind}.yaml"), &view)?;
     }
     if read_pods {
-        out.emit("dcgm-exporter/clusterrole.yaml", &view)?;
-        out.emit("dcgm-exporter/clusterrolebinding.yaml", &view)?;
+        out.emit_shared("dcgm-exporter/clusterrole.yaml", &view)?;
+        out.emit_shared("dcgm-exporter/clusterrolebinding.yaml", &view)?;
     }
-    out.emit("dcgm-exporter/service.yaml", &view)?;
+    out.emit_shared("dcgm-exporter/service.yaml", &view)?;
     if exporter.service_monitor.enabled {
-        out.emit("dcgm-exporter/servicemonitor.yaml", &view)?;
+        out.emit_shared("dcgm-exporter/servicemonitor.yaml", &view)?;
     }
     if ctx.config.platform.openshift {
-        out.emit("dcgm-exporter/scc.yaml", &view)?;
-        out.emit("dcgm-exporter/prometheusrule.yaml", &view)?;
+        out.emit_shared("dcgm-exporter/scc.yaml", &view)?;
+        out.emit_shared("dcgm-exporter/prometheusrule.yaml", &view)?;
     }
-    out.emit("dcgm-exporter/daemonset.yaml", &view)
+    out.emit_shared("dcgm-exporter/daemonset.yaml", &view)
 }
 
 /// The exporter's env: the asset's, then what the operator sets from the values, then the

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use super::Rule;
 use super::operand::{Env, MANAGED_BY, Operand, Spec};
-use super::{Context, Out};
+use super::{Context, Out, Shared};
 use crate::config::cluster::MigStrategy;
 use crate::config::kube::StringMap;
 use crate::error::Error;
@@ -136,8 +136,9 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
         managed_by: MANAGED_BY,
         op,
     };
-    out.emit("device-plugin/configmap.yaml", &view)?;
-    out.emit("device-plugin/daemonset.yaml", &view)?;
+    let view = Shared::new(&view);
+    out.emit_shared("device-plugin/configmap.yaml", &view)?;
+    out.emit_shared("device-plugin/daemonset.yaml", &view)?;
 
     let mut op = Operand::new(ctx, &spec(ctx, MPS));
     op.gpu_container("mps-control-daemon-ctr");

@@ -53,7 +53,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::image::reference;
 use super::operand::{Env, MANAGED_BY, Operand, Spec, pull_policy};
-use super::{Context, Out};
+use super::{Context, Out, Shared};
 use crate::config::driver::{Driver, KernelModuleType, StartupProbe};
 use crate::error::Error;
 use crate::facts::{KERNEL, OS_ID, OS_VERSION_ID, Os};
@@ -142,8 +142,9 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
     let mounts = Mounts::of(driver);
     // The account, roles, probe ConfigMap and SCC are the component's, shared by its DaemonSets.
     let shared = view(ctx, op.clone(), &mounts);
+    let shared = Shared::new(&shared);
     for kind in ["serviceaccount", "role", "clusterrole", "rolebinding", "clusterrolebinding", "configmap", "scc"] {
-        out.emit(&format!("driver/{kind}.yaml"), &shared)?;
+        out.emit_shared(&format!("driver/{kind}.yaml"), &shared)?;
     }
     for variant in variants(ctx) {
         let mut op = op.clone();

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::device_plugin::{ConfigManager, config_manager, mig_env};
 use super::operand::{Env, MANAGED_BY, Operand, Spec};
-use super::{Context, Out};
+use super::{Context, Out, Shared};
 use crate::error::Error;
 
 /// The DaemonSet's name.
@@ -73,9 +73,10 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
     mig_env(&mut env, config.mig.strategy);
     let view =
         View { op, managed_by: MANAGED_BY, args: gfd.args.clone().filter(|a| !a.is_empty()), env, config_manager };
-    out.emit("gpu-feature-discovery/rbac.yaml", &view)?;
+    let view = Shared::new(&view);
+    out.emit_shared("gpu-feature-discovery/rbac.yaml", &view)?;
     if config.platform.openshift {
-        out.emit("gpu-feature-discovery/scc.yaml", &view)?;
+        out.emit_shared("gpu-feature-discovery/scc.yaml", &view)?;
     }
-    out.emit("gpu-feature-discovery/daemonset.yaml", &view)
+    out.emit_shared("gpu-feature-discovery/daemonset.yaml", &view)
 }

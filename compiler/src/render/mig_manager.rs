@@ -23,7 +23,7 @@ use serde::Serialize;
 use super::Rule;
 use super::device_plugin::{CDI_HOOK_RULE, host_root_env, join};
 use super::operand::{Env, MANAGED_BY, Operand, Spec};
-use super::{Context, Out};
+use super::{Context, Out, Shared};
 use crate::config::kube::StringMap;
 use crate::error::Error;
 use layouts::Layout;
@@ -128,23 +128,24 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
         gpu_clients: layouts::GPU_CLIENTS,
         data: &mig.config.data,
     };
-    out.emit("mig-manager/rbac.yaml", &view)?;
+    let view = Shared::new(&view);
+    out.emit_shared("mig-manager/rbac.yaml", &view)?;
     if config.platform.openshift {
-        out.emit("mig-manager/scc.yaml", &view)?;
+        out.emit_shared("mig-manager/scc.yaml", &view)?;
     }
     // The operator does not create a built-in ConfigMap that a custom one replaces.
     if custom_layouts.is_none() {
-        out.emit("mig-manager/default-layouts.yaml", &view)?;
+        out.emit_shared("mig-manager/default-layouts.yaml", &view)?;
     }
     if custom_clients.is_none() {
-        out.emit("mig-manager/default-gpu-clients.yaml", &view)?;
+        out.emit_shared("mig-manager/default-gpu-clients.yaml", &view)?;
     }
     // The chart's mig_config.yaml: only with `create`, a name and some data.
     if mig.config.create && custom_layouts.is_some() && !mig.config.data.is_empty() {
-        out.emit("mig-manager/custom-layouts.yaml", &view)?;
+        out.emit_shared("mig-manager/custom-layouts.yaml", &view)?;
     }
-    out.emit("mig-manager/configmap.yaml", &view)?;
-    out.emit("mig-manager/daemonset.yaml", &view)
+    out.emit_shared("mig-manager/configmap.yaml", &view)?;
+    out.emit_shared("mig-manager/daemonset.yaml", &view)
 }
 
 /// A ConfigMap name that replaces the built-in `default` one (upstream's `GetConfigMapName`):

@@ -36,6 +36,7 @@ mod validation;
 
 pub use nfd::crds as nfd_crds;
 
+use std::cell::OnceCell;
 use std::sync::OnceLock;
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
@@ -98,6 +99,16 @@ impl<'e> Out<'e> {
     /// it produces (documents are separated by `---` lines): as `explain`'s memo recalls it, or
     /// as the table of renderings made ahead has it, or rendered now.
     pub fn emit<V: Serialize>(&mut self, template: &str, view: &V) -> Result<(), Error> {
+        self.emit_printed(template, view, None)
+    }
+
+    /// [`Out::emit`] a view that several templates render: it is printed once to be looked up
+    /// in the table of renderings made ahead, not once per template.
+    pub fn emit_shared<V: Serialize>(&mut self, template: &str, view: &Shared<'_, V>) -> Result<(), Error> {
+        self.emit_printed(template, view.view, Some(&view.printed))
+    }
+
+    fn emit_printed<V: Serialize>(&mut self, template: &str, view: &V, printed: Option<&Printed>) -> Result<(), Error> {
         let key = self.recall.key(template, view);
         if self.recall.probed(key.as_ref()) {
             return Ok(());
@@ -109,7 +120,7 @@ impl<'e> Out<'e> {
         }
         let (objects_before, omitted_before) = (self.objects.len(), self.omitted.len());
         let ahead = match self.fresh {
-            None => prerendered::lookup(template, view),
+            None => prerendered::lookup(template, view, printed),
             Some(_) => None,
         };
         let objects = match ahead {
@@ -145,6 +156,30 @@ impl<'e> Out<'e> {
             return;
         }
         self.objects.push(manifest);
+    }
+}
+
+/// A view's JSON text, printed when first needed.
+type Printed = OnceCell<Option<String>>;
+
+/// A view several templates of a stage render, borrowed for as long as they render it: it
+/// cannot change in between (views are plain data), so it prints as the same JSON each time.
+pub struct Shared<'v, V> {
+    view: &'v V,
+    printed: Printed,
+}
+
+impl<'v, V> Shared<'v, V> {
+    /// Share `view`.
+    pub fn new(view: &'v V) -> Shared<'v, V> {
+        Shared { view, printed: OnceCell::new() }
+    }
+}
+
+impl<V> std::ops::Deref for Shared<'_, V> {
+    type Target = V;
+    fn deref(&self) -> &V {
+        self.view
     }
 }
 

@@ -39,7 +39,7 @@ use sha2::{Digest, Sha256};
 
 use super::Rule;
 use super::operand::{MANAGED_BY, pull_policy};
-use super::{Context, Out};
+use super::{Context, Out, Shared};
 use crate::config::nfd::NodeFeatureDiscovery;
 use crate::config::nfd::pod::{NetworkPolicy, PodDisruptionBudget, ServiceAccount};
 use crate::config::nfd::worker::OwnerRef;
@@ -261,8 +261,9 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
         topology_updater: when(updater.enable && updater.rbac.create, &updater_sa),
         gc: when(gc.enable && gc.rbac.create, &gc_sa),
     };
+    let rbac = Shared::new(&rbac);
     for kind in ["serviceaccount", "clusterrole", "clusterrolebinding", "role", "rolebinding"] {
-        out.emit(&format!("node-feature-discovery/{kind}.yaml"), &rbac)?;
+        out.emit_shared(&format!("node-feature-discovery/{kind}.yaml"), &rbac)?;
     }
 
     let values_only = v.checksum_values_only;

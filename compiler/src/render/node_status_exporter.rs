@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::dcgm::Scc;
 use super::operand::{Env, MANAGED_BY, Operand, Spec};
-use super::{Context, Out};
+use super::{Context, Out, Shared};
 use crate::error::Error;
 
 /// The name of the DaemonSet, its ServiceAccount, RBAC, Service and ServiceMonitor.
@@ -69,13 +69,14 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
         args: exporter.args.clone().unwrap_or_default(),
         scc: Scc::new(ctx, NAME, false, false),
     };
+    let view = Shared::new(&view);
     for kind in ["serviceaccount", "role", "rolebinding", "clusterrole", "clusterrolebinding", "service"] {
-        out.emit(&format!("node-status-exporter/{kind}.yaml"), &view)?;
+        out.emit_shared(&format!("node-status-exporter/{kind}.yaml"), &view)?;
     }
-    out.emit("node-status-exporter/servicemonitor.yaml", &view)?;
+    out.emit_shared("node-status-exporter/servicemonitor.yaml", &view)?;
     if ctx.config.platform.openshift {
-        out.emit("node-status-exporter/scc.yaml", &view)?;
-        out.emit("node-status-exporter/prometheusrule.yaml", &view)?;
+        out.emit_shared("node-status-exporter/scc.yaml", &view)?;
+        out.emit_shared("node-status-exporter/prometheusrule.yaml", &view)?;
     }
-    out.emit("node-status-exporter/daemonset.yaml", &view)
+    out.emit_shared("node-status-exporter/daemonset.yaml", &view)
 }

@@ -30,7 +30,7 @@ use serde_json::{Value as J, json};
 
 use super::image::reference;
 use super::operand::{Env, MANAGED_BY, pull_policy, pull_secrets, resources};
-use super::{Context, Out, VERSION};
+use super::{Context, Out, Shared, VERSION};
 use crate::config::kube::{FreeForm, StringMap};
 use crate::config::operator::LogLevel;
 use crate::error::Error;
@@ -108,15 +108,16 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
         service_monitor: service_monitor(ctx, &labels),
         openshift: ctx.config.platform.openshift,
     };
+    let view = Shared::new(&view);
     for kind in ["serviceaccount", "role", "rolebinding", "clusterrole", "clusterrolebinding", "deployment", "service"]
     {
-        out.emit(&format!("gpuplan-operator/{kind}.yaml"), &view)?;
+        out.emit_shared(&format!("gpuplan-operator/{kind}.yaml"), &view)?;
     }
     if view.service_monitor.is_some() {
-        out.emit("gpuplan-operator/servicemonitor.yaml", &view)?;
+        out.emit_shared("gpuplan-operator/servicemonitor.yaml", &view)?;
     }
     if view.openshift {
-        out.emit("gpuplan-operator/openshift.yaml", &view)?;
+        out.emit_shared("gpuplan-operator/openshift.yaml", &view)?;
     }
     Ok(())
 }

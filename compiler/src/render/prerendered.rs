@@ -17,11 +17,12 @@
 //! template, its view as JSON, and its objects as a JSON list.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
 use super::templates::FINGERPRINT;
-use super::{Context, Out, Recall, STAGES};
+use super::{Context, Out, Printed, Recall, STAGES};
 use crate::error::Error;
 use crate::plan::Stage;
 
@@ -58,15 +59,40 @@ fn parse(text: &str, fingerprint: u64) -> Option<Vec<Rendering<'_>>> {
     Some(renderings)
 }
 
-/// The embedded table's renderings (none when it belongs to other templates).
-fn embedded() -> &'static [Rendering<'static>] {
-    static RENDERINGS: OnceLock<Vec<Rendering<'static>>> = OnceLock::new();
-    RENDERINGS.get_or_init(|| parse(TABLE, FINGERPRINT).unwrap_or_default())
+/// One of the embedded table's renderings, and its objects once decoded.
+struct Embedded {
+    rendering: Rendering<'static>,
+    /// Whether it has been used in this process.
+    used: AtomicBool,
+    /// Its objects, kept from the second use on.
+    objects: OnceLock<Vec<serde_json::Value>>,
 }
 
-/// The rendering of `template` from `view` among `renderings`.
-fn find<'r, V: Serialize>(renderings: &'r [Rendering<'r>], template: &str, view: &V) -> Option<&'r Rendering<'r>> {
-    renderings.iter().find(|r| r.template == template && prints_as(view, r.view))
+/// The embedded table's renderings (none when it belongs to other templates).
+fn embedded() -> &'static [Embedded] {
+    static EMBEDDED: OnceLock<Vec<Embedded>> = OnceLock::new();
+    EMBEDDED.get_or_init(|| {
+        let renderings = parse(TABLE, FINGERPRINT).unwrap_or_default();
+        renderings
+            .into_iter()
+            .map(|rendering| Embedded { rendering, used: AtomicBool::new(false), objects: OnceLock::new() })
+            .collect()
+    })
+}
+
+/// The first of `renderings` that is of `template` from `view`. A view `printed` once (a
+/// [`super::Shared`] one) is compared as text; any other is printed against each candidate.
+fn find<'r, T: 'r, V: Serialize>(
+    renderings: impl IntoIterator<Item = (&'r Rendering<'r>, T)>,
+    template: &str,
+    view: &V,
+    printed: Option<&Printed>,
+) -> Option<(&'r Rendering<'r>, T)> {
+    let same = |r: &Rendering<'_>| match printed {
+        Some(cell) => cell.get_or_init(|| serde_json::to_string(view).ok()).as_deref() == Some(r.view),
+        None => prints_as(view, r.view),
+    };
+    renderings.into_iter().find(|(r, _)| r.template == template && same(r))
 }
 
 /// Whether `view` prints as the JSON text `expected`: printed straight into a comparison that
@@ -92,8 +118,22 @@ fn prints_as<V: Serialize>(view: &V, expected: &str) -> bool {
 }
 
 /// The objects `template` renders from `view`, when the embedded table holds that rendering.
-pub(super) fn lookup<V: Serialize>(template: &str, view: &V) -> Option<Vec<serde_json::Value>> {
-    serde_json::from_str(find(embedded(), template, view)?.objects).ok()
+pub(super) fn lookup<V: Serialize>(
+    template: &str,
+    view: &V,
+    printed: Option<&Printed>,
+) -> Option<Vec<serde_json::Value>> {
+    let (rendering, embedded) = find(embedded().iter().map(|e| (&e.rendering, e)), template, view, printed)?;
+    if let Some(objects) = embedded.objects.get() {
+        return Some(objects.clone());
+    }
+    let objects: Vec<serde_json::Value> = serde_json::from_str(rendering.objects).ok()?;
+    // A process that compiles again (the operator, `explain`, a bench) keeps what it decodes
+    // for the second time; one that compiles once pays for no copy.
+    if embedded.used.swap(true, Ordering::Relaxed) {
+        let _ = embedded.objects.set(objects.clone());
+    }
+    Some(objects)
 }
 
 /// What a fresh rendering records for the table: `(template, view, objects)`, each as text.
@@ -171,11 +211,21 @@ mod tests {
     fn a_view_is_found_only_byte_for_byte_and_only_for_its_template() {
         let text = "gpuplan-rendered 1 0x0000000000000001\nt.yaml\n{\"a\":1}\n[{\"kind\":\"A\"}]\n";
         let table = parse(text, 1).expect("a table");
-        assert_eq!(find(&table, "t.yaml", &View { a: 1 }).map(|r| r.objects), Some("[{\"kind\":\"A\"}]"));
-        assert_eq!(find(&table, "t.yaml", &View { a: 2 }), None);
-        assert_eq!(find(&table, "u.yaml", &View { a: 1 }), None);
+        for printed in [None, Some(&Printed::new())] {
+            assert_eq!(
+                find(table.iter().map(|r| (r, ())), "t.yaml", &View { a: 1 }, printed).map(|(r, _)| r.objects),
+                Some("[{\"kind\":\"A\"}]")
+            );
+        }
+        for printed in [None, Some(&Printed::new())] {
+            assert_eq!(find(table.iter().map(|r| (r, ())), "t.yaml", &View { a: 2 }, printed), None);
+            assert_eq!(find(table.iter().map(|r| (r, ())), "u.yaml", &View { a: 1 }, printed), None);
+        }
         // A view that prints as the start of the recorded one is not it.
         let text = "gpuplan-rendered 1 0x0000000000000001\nt.yaml\n{\"a\":12}\n[]\n";
-        assert_eq!(find(&parse(text, 1).expect("a table"), "t.yaml", &View { a: 1 }), None);
+        assert_eq!(
+            find(parse(text, 1).expect("a table").iter().map(|r| (r, ())), "t.yaml", &View { a: 1 }, None),
+            None
+        );
     }
 }

@@ -21,7 +21,7 @@ use serde_json::{Value as J, json};
 use super::Rule;
 use super::image::reference;
 use super::operand::{Env, MANAGED_BY, Operand, Spec, pull_policy, update_strategy};
-use super::{Context, Out, VERSION};
+use super::{Context, Out, Shared, VERSION};
 use crate::error::Error;
 use crate::facts::RUNTIME_LABEL;
 use crate::node::runtime::{CrioMode, RESTART_TIMEOUT_SECONDS};
@@ -153,8 +153,9 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
     // runtime label the operator keeps; one for all nodes when there is one runtime.
     // The account, role and entrypoint ConfigMap are shared by the node agents' DaemonSets.
     let shared = view(ctx, ctx.node, op.clone());
+    let shared = Shared::new(&shared);
     for kind in ["serviceaccount", "role", "rolebinding", "configmap"] {
-        out.emit(&format!("container-toolkit/{kind}.yaml"), &shared)?;
+        out.emit_shared(&format!("container-toolkit/{kind}.yaml"), &shared)?;
     }
     let several = ctx.agents.len() > 1;
     for node in ctx.agents {

@@ -25,7 +25,7 @@
 use serde::Serialize;
 
 use super::operand::{Env, MANAGED_BY, Operand, Spec, pull_policy};
-use super::{Context, Out};
+use super::{Context, Out, Shared};
 use crate::config::cluster::MigStrategy;
 use crate::config::kube::EnvVar;
 use crate::error::Error;
@@ -142,8 +142,9 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
         host_dev_char: format!("{root}/dev/char"),
         op,
     };
+    let view = Shared::new(&view);
     for kind in ["serviceaccount", "role", "clusterrole", "rolebinding", "clusterrolebinding", "scc", "daemonset"] {
-        out.emit(&format!("operator-validation/{kind}.yaml"), &view)?;
+        out.emit_shared(&format!("operator-validation/{kind}.yaml"), &view)?;
     }
     Ok(())
 }

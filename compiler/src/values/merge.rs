@@ -16,19 +16,22 @@
 //! Warning texts are Helm's, so users can search for them; each warning also carries the JSON
 //! pointer and origin of the user value concerned.
 
+use std::borrow::Cow;
+
 use super::print::go_v;
 use super::{Map, Node, Origin, Source, Value};
 use crate::error::{Diagnostic, Error};
 
 /// A chart: its name, default values and subcharts (for coalescing).
 #[derive(Debug, Clone, Default)]
-pub struct Chart {
+pub struct Chart<'a> {
     /// Chart name; warnings name keys as `<chart>.<key>`.
     pub name: String,
-    /// The chart's `values.yaml`.
-    pub values: Map,
+    /// The chart's `values.yaml`: borrowed when they outlive the coalescing (the built-in
+    /// defaults), so that only the keys the user did not set are copied.
+    pub values: Cow<'a, Map>,
     /// Subcharts, whose values live under their name in the parent's values.
-    pub dependencies: Vec<Chart>,
+    pub dependencies: Vec<Chart<'a>>,
 }
 
 /// Helm's `mergeMaps`: `b` over `a`, maps merged recursively, everything else replaced.
@@ -48,12 +51,12 @@ pub fn merge_maps(mut a: Map, b: Map) -> Map {
 }
 
 /// Helm's `CoalesceValues`: user values over the chart's defaults; `null` deletes.
-pub fn coalesce(chart: &Chart, user: Map) -> Result<(Map, Vec<Diagnostic>), Error> {
+pub fn coalesce(chart: &Chart<'_>, user: Map) -> Result<(Map, Vec<Diagnostic>), Error> {
     run(chart, user, false)
 }
 
 /// Helm's `MergeValues`: like [`coalesce`] but `null`s are kept, never deleted.
-pub fn merge_values(chart: &Chart, user: Map) -> Result<(Map, Vec<Diagnostic>), Error> {
+pub fn merge_values(chart: &Chart<'_>, user: Map) -> Result<(Map, Vec<Diagnostic>), Error> {
     run(chart, user, true)
 }
 
@@ -73,7 +76,7 @@ pub fn merge_tables(dst: Map, src: &Map) -> (Map, Vec<Diagnostic>) {
     (dst, out.warnings)
 }
 
-fn run(chart: &Chart, mut user: Map, merge: bool) -> Result<(Map, Vec<Diagnostic>), Error> {
+fn run(chart: &Chart<'_>, mut user: Map, merge: bool) -> Result<(Map, Vec<Diagnostic>), Error> {
     let mut out = Coalescer { warnings: Vec::new() };
     out.chart(chart, &mut user, "", "", merge)?;
     Ok((user, out.warnings))
@@ -104,15 +107,22 @@ impl Coalescer {
     }
 
     /// `coalesce`: this chart's defaults, then its dependencies.
-    fn chart(&mut self, chart: &Chart, dest: &mut Map, prefix: &str, pointer: &str, merge: bool) -> Result<(), Error> {
+    fn chart(
+        &mut self,
+        chart: &Chart<'_>,
+        dest: &mut Map,
+        prefix: &str,
+        pointer: &str,
+        merge: bool,
+    ) -> Result<(), Error> {
         self.values(chart, dest, prefix, pointer, merge);
         self.dependencies(chart, dest, prefix, pointer, merge)
     }
 
     /// `coalesceValues`: walk the chart's default keys.
-    fn values(&mut self, chart: &Chart, dest: &mut Map, prefix: &str, pointer: &str, merge: bool) {
+    fn values(&mut self, chart: &Chart<'_>, dest: &mut Map, prefix: &str, pointer: &str, merge: bool) {
         let sub_prefix = concat(prefix, &chart.name);
-        for (key, default) in &chart.values {
+        for (key, default) in chart.values.iter() {
             let key_pointer = child_pointer(pointer, key);
             match dest.get_mut(key) {
                 None => {
@@ -144,7 +154,7 @@ impl Coalescer {
     /// `coalesceDeps`: each subchart's values under its name, with the globals merged in.
     fn dependencies(
         &mut self,
-        chart: &Chart,
+        chart: &Chart<'_>,
         dest: &mut Map,
         prefix: &str,
         pointer: &str,
@@ -297,7 +307,8 @@ mod tests {
 
     #[test]
     fn given_a_user_null_deletes_the_default_key() {
-        let chart = Chart { name: "c".into(), values: map("a: 1\nb: {x: 1, y: 2}\n"), dependencies: vec![] };
+        let chart =
+            Chart { name: "c".into(), values: Cow::Owned(map("a: 1\nb: {x: 1, y: 2}\n")), dependencies: vec![] };
         let (out, warnings) = coalesce(&chart, map("a: null\nb: {y: null}\nz: null\n")).expect("coalesces");
         assert!(!out.contains_key("a"));
         assert_eq!(out["b"].as_map().map(|m| m.keys().cloned().collect::<Vec<_>>()), Some(vec!["x".to_owned()]));
@@ -307,7 +318,7 @@ mod tests {
 
     #[test]
     fn given_a_list_over_a_default_list_replaces_it() {
-        let chart = Chart { name: "c".into(), values: map("l: [1, 2, 3]\n"), dependencies: vec![] };
+        let chart = Chart { name: "c".into(), values: Cow::Owned(map("l: [1, 2, 3]\n")), dependencies: vec![] };
         let (out, _) = coalesce(&chart, map("l: [9]\n")).expect("coalesces");
         assert!(matches!(&out["l"].value, Value::List(items) if items.len() == 1));
     }

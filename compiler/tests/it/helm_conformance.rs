@@ -220,10 +220,10 @@ fn values_yaml_cases_match_helm() {
     assert!(failures.is_empty(), "{} of {} YAML cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
 
-fn chart(json: &J) -> Chart {
+fn chart(json: &J) -> Chart<'static> {
     Chart {
         name: json["name"].as_str().unwrap_or_default().to_owned(),
-        values: to_map(&json["values"]),
+        values: std::borrow::Cow::Owned(to_map(&json["values"])),
         dependencies: json["dependencies"].as_array().map(|d| d.iter().map(chart).collect()).unwrap_or_default(),
     }
 }
