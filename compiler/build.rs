@@ -3,8 +3,15 @@
 //! file. The name is the path under `templates/` without `.j2`. It also writes `FINGERPRINT`,
 //! a hash of every name and source, which tells the table of renderings made ahead of time
 //! (`src/render/prerendered.rs`) whether it was made with these templates.
+//!
+//! It also indexes the values schema (`schema/values.schema.json`) into
+//! `$OUT_DIR/schema_index.rs`: where the text of each root keyword's value and of each `$defs`
+//! entry is, so a run parses the definitions it uses without first passing over all of them.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use serde_json::value::RawValue;
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
@@ -18,7 +25,42 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// `pub const NAME: &[(&str, usize, usize)]`: each entry's key and the byte range of its value
+/// in `text`, sorted by key.
+fn ranges(name: &str, text: &str, entries: &BTreeMap<String, &RawValue>) -> String {
+    let mut code = format!("pub const {name}: &[(&str, usize, usize)] = &[\n");
+    for (key, value) in entries {
+        let start = value.get().as_ptr() as usize - text.as_ptr() as usize;
+        code.push_str(&format!("    ({key:?}, {start}, {}),\n", start + value.get().len()));
+    }
+    code.push_str("];\n");
+    code
+}
+
+fn schema_index(out_dir: &Path) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/values.schema.json");
+    println!("cargo::rerun-if-changed={}", path.display());
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut root: BTreeMap<String, &RawValue> =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not a JSON object: {e}", path.display()));
+    let defs: BTreeMap<String, &RawValue> = match root.remove("$defs") {
+        Some(defs) => serde_json::from_str(defs.get()).unwrap_or_else(|e| panic!("$defs is not an object: {e}")),
+        None => BTreeMap::new(),
+    };
+    let mut code = format!("/// The length of the text indexed.\npub const LEN: usize = {};\n", text.len());
+    code.push_str("/// Each root keyword but `$defs`, and where its value is.\n");
+    code.push_str(&ranges("ROOT", &text, &root));
+    code.push_str("/// Each `$defs` entry, and where its text is.\n");
+    code.push_str(&ranges("DEFS", &text, &defs));
+    let out = out_dir.join("schema_index.rs");
+    if let Err(e) = std::fs::write(&out, code) {
+        panic!("cannot write {}: {e}", out.display());
+    }
+}
+
 fn main() {
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into()));
+    schema_index(&out_dir);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/render/templates");
     println!("cargo::rerun-if-changed={}", root.display());
     let mut files = Vec::new();
@@ -40,7 +82,7 @@ fn main() {
     code.push_str(&format!(
         "/// A hash of every template's name and source.\npub const FINGERPRINT: u64 = {fingerprint:#018x};\n"
     ));
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join("templates.rs");
+    let out = out_dir.join("templates.rs");
     if let Err(e) = std::fs::write(&out, code) {
         panic!("cannot write {}: {e}", out.display());
     }

@@ -3,10 +3,11 @@
 //! Input: the schema's JSON text. Output: a [`Document`]: its root (every keyword but
 //! `$defs`), parsed up front, and each `$defs` entry, parsed when first asked for. Parsing
 //! the whole 170 KB schema into JSON values took ~4 M instructions a run, though a run reaches
-//! only some of its definitions; finding where each one starts and ends is one pass over the
-//! bytes that builds nothing, for a third of that.
+//! only some of its definitions. Where each one starts and ends is found at build time for the
+//! embedded schema ([`Document::indexed`]: `build.rs`), by one pass over the bytes that builds
+//! nothing for any other text ([`Document::new`]).
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use serde_json::{Map, Value as J};
@@ -14,27 +15,35 @@ use serde_json::{Map, Value as J};
 /// The schema: its root, and its definitions by name.
 pub struct Document {
     root: J,
-    defs: HashMap<String, Def>,
+    /// Sorted by name.
+    defs: Vec<Def>,
 }
 
-/// One `$defs` entry: its text, and its value once parsed.
+/// One `$defs` entry: its name, its text, and its value once parsed.
 struct Def {
+    name: Cow<'static, str>,
     text: &'static str,
     parsed: OnceLock<J>,
+}
+
+impl Def {
+    fn new(name: Cow<'static, str>, text: &'static str) -> Def {
+        Def { name, text, parsed: OnceLock::new() }
+    }
 }
 
 impl Document {
     /// Index a schema document. Fails when the text is not a JSON object.
     pub fn new(text: &'static str) -> Result<Document, String> {
         let mut root = Map::new();
-        let mut defs = HashMap::new();
+        let mut defs = Vec::new();
         let mut scan = Scan { text, at: 0 };
         scan.object(|scan, key| {
             if key == "$defs" {
                 return scan.object(|scan, name| {
                     let start = scan.at;
                     scan.value()?;
-                    defs.insert(name, Def { text: &text[start..scan.at], parsed: OnceLock::new() });
+                    defs.push(Def::new(name.into(), &text[start..scan.at]));
                     Ok(())
                 });
             }
@@ -44,12 +53,39 @@ impl Document {
             root.insert(key, value);
             Ok(())
         })?;
-        Ok(Document { root: J::Object(root), defs })
+        Ok(Document::sorted(J::Object(root), defs))
+    }
+
+    /// A document for `text` from the byte ranges of its root keywords' values and its `$defs`
+    /// entries, as `build.rs` finds them: none of the definitions is passed over. Fails when a
+    /// range is not in the text or a root value is not JSON.
+    pub fn indexed(
+        text: &'static str,
+        root: &[(&str, usize, usize)],
+        defs: &'static [(&'static str, usize, usize)],
+    ) -> Result<Document, String> {
+        let at = |start: usize, end: usize| text.get(start..end).ok_or(format!("no text at {start}..{end}"));
+        let mut map = Map::new();
+        for &(key, start, end) in root {
+            map.insert(key.to_owned(), serde_json::from_str(at(start, end)?).map_err(|e| format!("`{key}`: {e}"))?);
+        }
+        let defs = defs.iter().map(|&(name, start, end)| Ok(Def::new(name.into(), at(start, end)?)));
+        Ok(Document::sorted(J::Object(map), defs.collect::<Result<_, String>>()?))
+    }
+
+    fn sorted(root: J, mut defs: Vec<Def>) -> Document {
+        defs.sort_by(|a, b| a.name.cmp(&b.name));
+        // A name given twice: JSON readers keep the last one (the sort is stable; reversed,
+        // the last comes first, and dedup keeps the first of equal neighbours).
+        defs.reverse();
+        defs.dedup_by(|a, b| a.name == b.name);
+        defs.reverse();
+        Document { root, defs }
     }
 
     /// A document for a schema that cannot be read: a root that accepts everything.
     pub fn unreadable() -> Document {
-        Document { root: J::Bool(true), defs: HashMap::new() }
+        Document { root: J::Bool(true), defs: Vec::new() }
     }
 
     /// The root schema, without its `$defs`.
@@ -60,7 +96,7 @@ impl Document {
     /// The definition of a name, parsed on first use (`false`, which accepts nothing, if its
     /// text is not JSON: the committed schema is checked by the test suite).
     pub fn def(&self, name: &str) -> Option<&J> {
-        let def = self.defs.get(name)?;
+        let def = &self.defs[self.defs.binary_search_by(|d| d.name.as_ref().cmp(name)).ok()?];
         Some(def.parsed.get_or_init(|| serde_json::from_str(def.text).unwrap_or(J::Bool(false))))
     }
 }
@@ -194,6 +230,28 @@ mod tests {
             assert_eq!(document.def(name), Some(def), "{name}");
         }
         assert_eq!(document.def("Missing"), None);
+    }
+
+    #[test]
+    fn the_build_time_index_gives_the_document_a_pass_over_the_text_gives() {
+        let index = crate::schema::index::DEFS;
+        let indexed = Document::indexed(crate::schema::SCHEMA, crate::schema::index::ROOT, index).expect("indexes");
+        let scanned = Document::new(crate::schema::SCHEMA).expect("indexes");
+        assert_eq!(crate::schema::index::LEN, crate::schema::SCHEMA.len());
+        assert_eq!(indexed.root(), scanned.root());
+        assert!(index.len() > 50);
+        assert_eq!(indexed.defs.len(), scanned.defs.len());
+        for def in &scanned.defs {
+            assert_eq!(indexed.def(&def.name), scanned.def(&def.name), "{}", def.name);
+        }
+        assert!(Document::indexed("{}", &[], &[("a", 1, 9)]).is_err());
+    }
+
+    #[test]
+    fn a_name_defined_twice_is_its_last_definition() {
+        let document = Document::new(r#"{"$defs": {"a": 1, "b": 2, "a": 3}}"#).expect("indexes");
+        assert_eq!(document.def("a"), Some(&serde_json::json!(3)));
+        assert_eq!(document.def("b"), Some(&serde_json::json!(2)));
     }
 
     #[test]

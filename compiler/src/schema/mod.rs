@@ -38,10 +38,21 @@ pub const SCHEMA: &str = include_str!("../../../schema/values.schema.json");
 /// The extension keyword marking top-level keys gpuplan accepts but does not render.
 pub const UNRENDERED: &str = "x-gpuplan-unrendered";
 
+/// Where each part of [`SCHEMA`] is, found at build time (`build.rs`).
+mod index {
+    include!(concat!(env!("OUT_DIR"), "/schema_index.rs"));
+}
+
 fn document() -> &'static Document {
     static DOCUMENT: OnceLock<Document> = OnceLock::new();
     // The committed schema is checked by the test suite, so reading it cannot fail at run time.
-    DOCUMENT.get_or_init(|| Document::new(SCHEMA).unwrap_or_else(|_| Document::unreadable()))
+    DOCUMENT.get_or_init(|| {
+        let indexed = (index::LEN == SCHEMA.len()).then(|| Document::indexed(SCHEMA, index::ROOT, index::DEFS));
+        match indexed {
+            Some(Ok(document)) => document,
+            _ => Document::new(SCHEMA).unwrap_or_else(|_| Document::unreadable()),
+        }
+    })
 }
 
 /// The root schema, without its `$defs` (see [`def`]).
