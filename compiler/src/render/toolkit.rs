@@ -151,9 +151,13 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
     op.update_strategy = update_strategy(config.daemonsets.update_strategy, &toolkit.max_unavailable);
     // One node agent per container runtime among the GPU nodes, each selecting its nodes by the
     // runtime label the operator keeps; one for all nodes when there is one runtime.
-    // The account, role and entrypoint ConfigMap are shared by the node agents' DaemonSets.
-    let shared = view(ctx, ctx.node, op.clone());
-    let shared = Shared::new(&shared);
+    // The account, role and entrypoint ConfigMap are shared by the node agents' DaemonSets,
+    // and show only the agent's names: they render the same whatever its env and image.
+    let names = Names {
+        managed_by: MANAGED_BY,
+        op: OperandNames { name: &op.name, namespace: &op.namespace, service_account: &op.service_account },
+    };
+    let shared = Shared::new(&names);
     for kind in ["serviceaccount", "role", "rolebinding", "configmap"] {
         out.emit_shared(&format!("container-toolkit/{kind}.yaml"), &shared)?;
     }
@@ -167,6 +171,21 @@ pub fn render(ctx: &Context<'_>, out: &mut Out<'_>) -> Result<(), Error> {
         out.emit("container-toolkit/daemonset.yaml", &view(ctx, node, op))?;
     }
     Ok(())
+}
+
+/// What the account, role and entrypoint ConfigMap templates see of the node agent.
+#[derive(Serialize)]
+struct Names<'a> {
+    managed_by: (&'static str, &'static str),
+    op: OperandNames<'a>,
+}
+
+/// The names of the node agent's operand.
+#[derive(Serialize)]
+struct OperandNames<'a> {
+    name: &'a str,
+    namespace: &'a str,
+    service_account: &'a str,
 }
 
 /// The template's view of the node agent for one node change.
