@@ -250,19 +250,28 @@ pub fn json_to_yaml(json: &serde_json::Value) -> String {
     document(json.shape())
 }
 
+/// [`json_to_yaml`], written at the end of `out` (a stream of many objects is one string).
+pub fn write_json_yaml(out: &mut String, json: &serde_json::Value) {
+    write_document(out, json.shape());
+}
+
 /// YAML text of a tree's top: a map in block style, an empty map as `{}`, anything else on
 /// one line; with a trailing newline.
 fn document<T: Tree>(top: Shape<'_, T>) -> String {
     let mut out = String::new();
+    write_document(&mut out, top);
+    out
+}
+
+fn write_document<T: Tree>(out: &mut String, top: Shape<'_, T>) {
     match top {
-        Shape::Map(entries) if !entries.is_empty() => write_yaml_map(&mut out, entries, 0),
+        Shape::Map(entries) if !entries.is_empty() => write_yaml_map(out, entries, 0),
         Shape::Map(_) => out.push_str("{}\n"),
         shape => {
-            write_flat(&mut out, shape, 0);
+            write_flat(out, shape, 0);
             out.push('\n');
         }
     }
-    out
 }
 
 /// What the YAML printer needs to know of a tree: the values tree and JSON both print.
@@ -491,15 +500,19 @@ pub fn plain_is_safe(s: &str) -> bool {
     let Some(first) = s.chars().next() else {
         return false;
     };
-    if "-?:,[]{}#&*!|>'\"%@`= \t".contains(first)
-        && !(first == '-' && s.len() > 1 && !s[1..].starts_with(' ') && looks_textual(s))
-    {
+    if starts_specially(first) && !(first == '-' && s.len() > 1 && !s[1..].starts_with(' ') && looks_textual(s)) {
         return false;
     }
     if s.ends_with([' ', ':', '\t']) || breaks_plain(s) {
         return false;
     }
     !looks_like_non_string(s)
+}
+
+/// YAML's indicators, `=` and white space: a plain scalar cannot start with them (but `-foo`).
+fn starts_specially(c: char) -> bool {
+    matches!(c, '-' | '?' | ':' | ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>')
+        || matches!(c, '\'' | '"' | '%' | '@' | '`' | '=' | ' ' | '\t')
 }
 
 /// Whether `s` holds `: `, ` #`, a control character or one [`needs_escape`] names: then it
@@ -563,7 +576,15 @@ fn looks_like_non_string(s: &str) -> bool {
     }
     // Anything that starts like a number and holds only number-ish characters is quoted:
     // this covers ints, floats, hex, octal, binary, `1_000`, `1:20` and `2001-12-14`.
-    s.chars().any(|c| c.is_ascii_digit()) && s.chars().all(|c| c.is_ascii_hexdigit() || "+-._:oOxXeE TtZz".contains(c))
+    // (`e` and `E` are hex digits.)
+    s.bytes().any(|b| b.is_ascii_digit())
+        && s.bytes().all(|b| {
+            b.is_ascii_hexdigit()
+                || matches!(
+                    b,
+                    b'+' | b'-' | b'.' | b'_' | b':' | b'o' | b'O' | b'x' | b'X' | b' ' | b'T' | b't' | b'Z' | b'z'
+                )
+        })
 }
 
 fn literal_is_safe(s: &str) -> bool {
