@@ -70,6 +70,21 @@ fn given_a_version_2_config_the_drop_in_repeats_the_cri_section_with_runc() {
     assert!(drop_in.contains("[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\nruntime_type = \"io.containerd.runc.v2\"\n"), "{drop_in}");
 }
 
+/// 6.4 (formatting): the copied CRI section is printed afresh — every value in its default
+/// form, no comments — and an array of tables in it (containerd's own has none) too: it is
+/// printed by toml_edit, its formatting reset like the rest, and the drop-in still reads back.
+#[test]
+fn given_a_version_2_cri_section_with_an_array_of_tables_the_drop_in_holds_it_afresh() {
+    let v2 = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = 'pause:3.9'  # pinned\n  [[plugins.\"io.containerd.grpc.v1.cri\".hooks]]\n    # first hook\n    path = '/bin/hook'\n";
+    let change = patch(&files(&[(CONFIG, Some(v2)), (DROP_IN, None)]), &containerd()).expect("patches");
+    let drop_in = after(&change, DROP_IN).expect("drop-in");
+    assert!(drop_in.contains("sandbox_image = \"pause:3.9\"\n"), "default form, comment gone:\n{drop_in}");
+    assert!(drop_in.contains("[[plugins.\"io.containerd.grpc.v1.cri\".hooks]]\npath = \"/bin/hook\"\n"), "{drop_in}");
+    let doc: toml_edit::DocumentMut = drop_in.parse().expect("the drop-in parses");
+    let runtimes = &doc["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"];
+    assert!(runtimes.get("nvidia").is_some() && runtimes.get("runc").is_some(), "{drop_in}");
+}
+
 /// 6.5: a version-1 config with a drop-in path is edited in place (upstream writes a drop-in
 /// containerd 1.x never reads), and `enable_cdi` goes into the CRI plugin's own table.
 #[test]

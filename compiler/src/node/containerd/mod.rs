@@ -22,12 +22,13 @@
 //! keeps it for the revert. A byte-order mark, CRLF line ends and a missing final newline
 //! stay ([`Text`]).
 
+mod drop_in;
 mod entry;
 pub mod template;
 
 pub use entry::{entry as runtime_entry, inherit};
 
-use toml_edit::{Array, DocumentMut, Item, Table, Value, value};
+use toml_edit::{Array, DocumentMut, Item, Table, Value};
 
 use super::toml::{Text, ensure_table, plain, set_value, style_like, table, table_mut};
 use super::{Edit, FileChange, Files, NodeRuntime, current};
@@ -149,7 +150,7 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Edit, Error> {
                 (Some(doc), _) | (None, Some(Text { doc, .. })) => take_table(doc, &["plugins", cri_plugin(version)]),
                 (None, None) => None,
             };
-            let text = drop_in_text(source, version, &inherited.table, node, &mut notes)?;
+            let text = drop_in::text(source, version, &inherited.table, node, &mut notes)?;
             let top_after = top_after?;
             notes.push(if version == 2 {
                 format!("drop-in {drop_in} repeats the whole CRI section: containerd 1.x replaces plugin sections from imports")
@@ -186,79 +187,6 @@ fn import_pattern(node: &NodeRuntime, drop_in: &str) -> String {
     let host = node.drop_in_host_path.as_deref().unwrap_or(drop_in);
     let dir = host.rsplit_once('/').map_or("", |(dir, _)| dir);
     format!("{dir}/*.toml")
-}
-
-/// The drop-in's text, generated whole from the source's CRI section (`source`).
-fn drop_in_text(
-    source: Option<Table>,
-    version: Version,
-    inherited: &Table,
-    node: &NodeRuntime,
-    notes: &mut Vec<String>,
-) -> Result<String, Error> {
-    let file = node.drop_in.as_deref().unwrap_or_default();
-    let plugin = cri_plugin(version);
-    let source_containerd = source.as_ref().and_then(|s| table(s, &["containerd"]));
-    for binary in &node.runtimes {
-        if source_containerd.and_then(|c| table(c, &["runtimes", &binary.name])).is_some() {
-            notes.push(format!(
-                "the config already defines a `{}` runtime: gpuplan's in the drop-in takes its place while applied",
-                binary.name
-            ));
-        }
-    }
-    let default_name = source_containerd.and_then(|c| c.get("default_runtime_name")).and_then(Item::as_str);
-    let kept_default = default_name.filter(|n| !node.set_as_default && is_our_name(n, node)).map(str::to_owned);
-    let mut cri = match (version, source) {
-        (2, Some(mut section)) => {
-            super::toml::reset(&mut section);
-            section
-        }
-        _ => Table::new(),
-    };
-    cri.set_implicit(true);
-    {
-        let containerd = ensure_table(&mut cri, &["containerd"], file)?;
-        if node.set_as_default {
-            containerd.insert("default_runtime_name", value(main_name(node)));
-        } else if let Some(name) = kept_default {
-            notes.push(format!(
-                "the config makes `{name}` the default runtime; set-as-default is off, so gpuplan leaves the default as it is"
-            ));
-        }
-        let runtimes = ensure_table(containerd, &["runtimes"], file)?;
-        if version == 2 && !runtimes.contains_key("runc") {
-            notes.push("the drop-in defines `runc` as containerd does by default: the config defines no `runc`, and containerd 1.x takes the drop-in's CRI section whole".into());
-            // containerd 1.x replaces its whole CRI section with the drop-in's, built-in `runc`
-            // included: without it here, the CRI plugin fails to start (seen on 1.6 and 1.7).
-            let mut runc = Table::new();
-            runc.insert("runtime_type", value(RUNC_TYPE));
-            runtimes.insert("runc", Item::Table(runc));
-        }
-        for binary in &node.runtimes {
-            runtimes.insert(&binary.name, Item::Table(entry::entry(inherited, binary, version, node)));
-        }
-    }
-    if node.enable_cdi {
-        cri.insert("enable_cdi", value(true));
-    }
-    // Tables holding only sub-tables print no header of their own.
-    if let Some(containerd) = table_mut(&mut cri, &["containerd"]) {
-        let only_tables = containerd.iter().all(|(_, i)| !i.is_value());
-        containerd.set_implicit(only_tables);
-        if let Some(runtimes) = table_mut(containerd, &["runtimes"]) {
-            runtimes.set_implicit(true);
-        }
-    }
-    let only_tables = cri.iter().all(|(_, i)| !i.is_value());
-    cri.set_implicit(only_tables);
-    let mut doc = DocumentMut::new();
-    doc.insert("version", value(version));
-    let mut plugins = Table::new();
-    plugins.set_implicit(true);
-    plugins.insert(plugin, Item::Table(cri));
-    doc.insert("plugins", Item::Table(plugins));
-    Ok(format!("{DROP_IN_HEADER}\n{doc}"))
 }
 
 fn main_name(node: &NodeRuntime) -> &str {
@@ -298,11 +226,16 @@ fn ensure_import(
             }
         },
     };
+    imports.push(pattern);
+    let imports = Value::Array(imports);
+    if let Some(text) = top.with_root_key("imports", &imports) {
+        return Ok(Some(text));
+    }
+    let root = top.doc.as_table_mut();
     if root.is_empty() {
         set_value(root, "version", Value::from(version));
     }
-    imports.push(pattern);
-    set_value(root, "imports", Value::Array(imports));
+    set_value(root, "imports", imports);
     let text = top.render();
     Ok(Some(if created { format!("{CREATED_HEADER}\n{text}") } else { text }))
 }

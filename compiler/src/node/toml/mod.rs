@@ -6,6 +6,13 @@
 //! in the style of their siblings, and a changed value keeping its line's decoration (a
 //! comment after it stays). What a value was before gpuplan is kept in gpuplan's record
 //! ([`super::record`]), not in the file.
+//!
+//! Two edits skip toml_edit's printer, which costs more than the parse on a long file, and
+//! give its bytes all the same (tests hold each to it): a top-level key set in the text as
+//! it is ([`Text::with_root_key`]: containerd's `imports`), and a document gpuplan generates
+//! whole printed by [`emit`] (containerd's drop-in).
+
+pub mod emit;
 
 use std::sync::Arc;
 
@@ -17,7 +24,12 @@ use crate::values::Span;
 
 /// Parse a file, or report where it is malformed.
 pub fn parse(text: &str, file: &str) -> Result<DocumentMut, Error> {
-    text.parse::<DocumentMut>().map_err(|e| Error::NodeConfig {
+    Ok(parse_spanned(text, file)?.into_mut())
+}
+
+/// Parse a file keeping where each part of it is in the text, or report where it is malformed.
+fn parse_spanned<'t>(text: &'t str, file: &str) -> Result<toml_edit::Document<&'t str>, Error> {
+    toml_edit::Document::parse(text).map_err(|e| Error::NodeConfig {
         file: Arc::from(file),
         span: e.span().map(|r| position(text, r.start)),
         message: e.message().trim().to_owned(),
@@ -112,8 +124,9 @@ pub fn reset(table: &mut Table) {
         key.dotted_decor_mut().clear();
         match item {
             Item::Table(t) => reset(t),
+            Item::ArrayOfTables(a) => a.iter_mut().for_each(reset),
             Item::Value(v) => *v = fresh_value(v),
-            _ => {}
+            Item::None => {}
         }
     }
 }
@@ -215,8 +228,21 @@ pub struct Text {
     crlf: bool,
     final_newline: bool,
     /// The text parsed (without the byte-order mark, with `\n` line ends and a final newline),
-    /// kept for [`Text::exact`].
+    /// kept for [`Text::exact`] and [`Text::with_root_key`].
     body: String,
+    /// Where the top-level keys are in `body` (see [`Text::with_root_key`]); `None` when they
+    /// are not all plain lines.
+    root: Option<Root>,
+}
+
+/// Where the top-level `key = value` lines of a file are.
+struct Root {
+    /// Each key and where its value is in the text.
+    values: Vec<(String, std::ops::Range<usize>)>,
+    /// Where a new key goes: after the line of the last one.
+    end: usize,
+    /// The indentation a new key takes: the first key's.
+    indent: String,
 }
 
 impl Text {
@@ -229,8 +255,35 @@ impl Text {
         if !final_newline {
             body.push('\n');
         }
-        let doc = parse(&body, file)?;
-        Ok(Text { doc, bom, crlf, final_newline, body })
+        let spanned = parse_spanned(&body, file)?;
+        let root = root(&spanned);
+        let doc = spanned.into_mut();
+        Ok(Text { doc, bom, crlf, final_newline, body, root })
+    }
+
+    /// The file's text with the top-level `key` set to `value`, written into the text as it
+    /// is rather than by printing the document again: the same bytes toml_edit gives after
+    /// [`set_value`] (a test holds the two together), at a fraction of the cost on a long
+    /// file. A new key goes after the last top-level one, indented like the first; a value
+    /// replaced keeps the rest of its line. `None` when the top-level keys are not all plain
+    /// `key = value` lines; then [`set_value`] and [`Text::render`] do it.
+    pub fn with_root_key(&self, key: &str, value: &Value) -> Option<String> {
+        let root = self.root.as_ref()?;
+        let mut bare = value.clone();
+        bare.decor_mut().clear();
+        let (range, new) = match root.values.iter().find(|(k, _)| k == key) {
+            Some((_, span)) => (span.clone(), bare.to_string()),
+            None if self.doc.contains_key(key) => return None,
+            None => {
+                let key = toml_edit::Key::new(key);
+                (root.end..root.end, format!("{}{} = {bare}\n", root.indent, key.display_repr()))
+            }
+        };
+        let mut text = String::with_capacity(self.body.len() + new.len());
+        text.push_str(&self.body[..range.start]);
+        text.push_str(&new);
+        text.push_str(&self.body[range.end..]);
+        Some(self.finish(text))
     }
 
     /// Whether the text comes back byte for byte when nothing is edited. Asked only where it
@@ -246,7 +299,11 @@ impl Text {
 
     /// Another document's text in this file's manner.
     pub fn render_doc(&self, doc: &DocumentMut) -> String {
-        let mut text = doc.to_string();
+        self.finish(doc.to_string())
+    }
+
+    /// Text with `\n` line ends and a final newline, in this file's manner.
+    fn finish(&self, mut text: String) -> String {
         if !self.final_newline && text.ends_with('\n') {
             text.pop();
         }
@@ -256,3 +313,45 @@ impl Text {
         if self.bom { format!("\u{feff}{text}") } else { text }
     }
 }
+
+/// Where a document's top-level values are, where toml_edit puts a new top-level key when it
+/// prints the document — after the line of the last top-level `key = value`, before any comment
+/// or blank line above the first table — and the indentation [`insert_styled`] gives it (the
+/// first key's). `None` unless there is a top-level key and every one is a plain
+/// `key = value` (no dotted keys, whose order toml_edit keeps in other ways).
+fn root(doc: &toml_edit::Document<&str>) -> Option<Root> {
+    let text = doc.raw();
+    let table = doc.as_table();
+    let mut values = Vec::new();
+    let mut indent = None;
+    for (name, item) in table.iter() {
+        match item {
+            Item::Value(v) if !v.as_inline_table().is_some_and(toml_edit::InlineTable::is_dotted) => {
+                values.push((name.to_owned(), v.span()?));
+                if indent.is_none() {
+                    let key = table.key(name)?;
+                    // An empty decoration has no span.
+                    let prefix = match key.leaf_decor().prefix() {
+                        Some(raw) => match raw.span() {
+                            Some(span) => text.get(span)?,
+                            None => raw.as_str().unwrap_or_default(),
+                        },
+                        None => "",
+                    };
+                    let last = prefix.rsplit('\n').next().unwrap_or_default();
+                    indent = Some(if last.chars().all(char::is_whitespace) { last.to_owned() } else { String::new() });
+                }
+            }
+            Item::Table(t) if !t.is_dotted() => {}
+            Item::ArrayOfTables(_) => {}
+            _ => return None,
+        }
+    }
+    // The rest of the last value's line is its trailing comment at most.
+    let last = values.last()?.1.end;
+    let end = text[last..].find('\n').map_or(text.len(), |i| last + i + 1);
+    Some(Root { values, end, indent: indent? })
+}
+
+#[cfg(test)]
+mod tests;

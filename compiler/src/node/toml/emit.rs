@@ -1,0 +1,186 @@
+//! A printer for TOML documents gpuplan generates whole (containerd's drop-in): the text
+//! toml_edit gives such a document once its formatting is [reset](super::reset), written
+//! straight into one string.
+//!
+//! Input: a document's root table whose formatting gpuplan does not keep: every value is
+//! printed in its default form and every table and key without decoration, as after
+//! [`super::reset`], while the structure counts as it is (which tables are implicit or
+//! dotted) and keys keep the quoting they were read with (`reset` keeps it too). Output: the
+//! same bytes toml_edit's `Display` gives that document after `reset` — a test holds the two
+//! together — or nothing, for a document with an array of tables (containerd's CRI section has
+//! none), which is left to toml_edit.
+//!
+//! Why: toml_edit prints through `fmt::Write` and builds the default form of every value as a
+//! string of its own; for the drop-in of a 2,000-line config that cost more than the reset and
+//! the rest of the patch together. Here the quoting is toml_writer's, the crate toml_edit
+//! quotes with, so strings and keys come out the same.
+
+use std::fmt::Write as _;
+
+use toml_edit::{Item, Table, Value};
+use toml_writer::{TomlStringBuilder, WriteTomlKey as _, WriteTomlValue as _};
+
+/// Append the text of the document whose root is `root` to `out`, as toml_edit prints it
+/// after [`super::reset`]; `false` (and nothing appended) when it holds an array of tables.
+/// The table is borrowed mutably only to walk it with its keys (toml_edit lends a key's
+/// quoting with the item only that way); nothing in it changes.
+pub fn fresh(out: &mut String, root: &mut Table) -> bool {
+    let start = out.len();
+    let mut printer = Printer { out, path: String::new(), first: true };
+    let printed = printer.table(root);
+    if !printed {
+        printer.out.truncate(start);
+    }
+    printed
+}
+
+/// Clear what [`fresh`] reads of a table's formatting: it and its sub-tables become explicit
+/// (each prints its header), as [`super::reset`] makes them. The values are left as they are:
+/// [`fresh`] prints them in their default form whatever they hold.
+pub fn reset_structure(table: &mut Table) {
+    table.set_implicit(false);
+    table.set_position(None);
+    for (_, item) in table.iter_mut() {
+        if let Item::Table(t) = item {
+            reset_structure(t);
+        }
+    }
+}
+
+struct Printer<'o> {
+    out: &'o mut String,
+    /// The dotted path of the table being printed, as its header shows it.
+    path: String,
+    /// No table header printed yet (the first one has no blank line before it).
+    first: bool,
+}
+
+impl Printer<'_> {
+    /// A table, then the tables under it, in the order they nest (every table's position is
+    /// unset after a reset, so toml_edit's order is this one too); `false` at an array of
+    /// tables.
+    fn table(&mut self, t: &mut Table) -> bool {
+        if !t.is_dotted() {
+            let root = self.path.is_empty();
+            // An implicit table shows its header only when it has key/values of its own.
+            let mut pending = !root && t.is_implicit();
+            if !root && !pending {
+                self.header();
+            }
+            if self.values(t, &mut String::new(), &mut pending) && root {
+                self.first = false;
+            }
+        }
+        for (k, item) in t.iter_mut() {
+            match item {
+                Item::Table(sub) => {
+                    let len = self.path.len();
+                    if len > 0 {
+                        self.path.push('.');
+                    }
+                    key(&mut self.path, k.as_repr().and_then(|r| r.as_raw().as_str()), k.get());
+                    let printed = self.table(sub);
+                    self.path.truncate(len);
+                    if !printed {
+                        return false;
+                    }
+                }
+                Item::ArrayOfTables(_) => return false,
+                Item::None | Item::Value(_) => {}
+            }
+        }
+        true
+    }
+
+    fn header(&mut self) {
+        if !std::mem::take(&mut self.first) {
+            self.out.push('\n');
+        }
+        self.out.push('[');
+        self.out.push_str(&self.path);
+        self.out.push_str("]\n");
+    }
+
+    /// A table's `key = value` lines, its dotted tables' as `a.b = value` (`dotted` is the
+    /// prefix so far); the header first if it is `pending`. Whether any line was printed.
+    fn values(&mut self, t: &mut Table, dotted: &mut String, pending: &mut bool) -> bool {
+        let mut any = false;
+        for (k, item) in t.iter_mut() {
+            match item {
+                Item::Value(v) => {
+                    if std::mem::take(pending) {
+                        self.header();
+                    }
+                    any = true;
+                    self.out.push_str(dotted);
+                    key(self.out, k.as_repr().and_then(|r| r.as_raw().as_str()), k.get());
+                    self.out.push_str(" = ");
+                    value(self.out, v);
+                    self.out.push('\n');
+                }
+                Item::Table(sub) if sub.is_dotted() => {
+                    let len = dotted.len();
+                    key(dotted, k.as_repr().and_then(|r| r.as_raw().as_str()), k.get());
+                    dotted.push('.');
+                    any |= self.values(sub, dotted, pending);
+                    dotted.truncate(len);
+                }
+                _ => {}
+            }
+        }
+        any
+    }
+}
+
+/// A key as it was read (`raw`: its quoting kept), or in its default form.
+fn key(out: &mut String, raw: Option<&str>, name: &str) {
+    match raw {
+        Some(raw) => out.push_str(raw),
+        None => default_key(out, name),
+    }
+}
+
+fn default_key(out: &mut String, k: &str) {
+    // Writing into a String cannot fail.
+    let _ = k.write_toml_key(out);
+}
+
+/// A value in its default form: what toml_edit prints for a value with no representation or
+/// decoration of its own.
+fn value(out: &mut String, v: &Value) {
+    // Writing into a String cannot fail.
+    let _ = match v {
+        Value::String(s) => TomlStringBuilder::new(s.value()).as_default().write_toml_value(out),
+        Value::Integer(i) => i.value().write_toml_value(out),
+        Value::Float(f) => f.value().write_toml_value(out),
+        Value::Boolean(b) => b.value().write_toml_value(out),
+        Value::Datetime(d) => write!(out, "{}", d.value()),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, element) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                value(out, element);
+            }
+            out.push(']');
+            Ok(())
+        }
+        Value::InlineTable(t) => {
+            // A reset inline table is rebuilt: not dotted, its keys in their default form.
+            out.push('{');
+            let last = t.len().saturating_sub(1);
+            for (i, (k, element)) in t.iter().enumerate() {
+                out.push_str(if i > 0 { ", " } else { " " });
+                default_key(out, k);
+                out.push_str(" = ");
+                value(out, element);
+                if i == last {
+                    out.push(' ');
+                }
+            }
+            out.push('}');
+            Ok(())
+        }
+    };
+}
