@@ -148,3 +148,18 @@ fn given_malformed_toml_the_error_names_file_line_and_column() {
         other => panic!("{other:?}"),
     }
 }
+
+/// 6.1 (the exception): a config toml_edit cannot give back byte for byte (mixed line ends) is
+/// still edited in place, with a note that other lines may change; any other config is not.
+#[test]
+fn given_mixed_line_ends_an_in_place_edit_says_other_lines_may_change() {
+    let mut node = containerd();
+    node.drop_in = None;
+    let says = |config: &str| {
+        let change = patch(&files(&[(CONFIG, Some(config))]), &node).expect("patches");
+        change.notes.iter().any(|n| n.contains("cannot be reproduced byte for byte"))
+    };
+    assert!(says("version = 2\r\n[plugins]\n"));
+    assert!(!says(COMMENTED));
+    assert!(!says(&COMMENTED.replace('\n', "\r\n")), "CRLF throughout is kept as it is");
+}

@@ -72,6 +72,33 @@ fn a_top_level_key_written_into_the_text_is_what_set_value_and_a_render_give() {
 }
 
 #[test]
+fn toml_edit_gives_back_every_text_without_a_carriage_return_byte_for_byte() {
+    let odd = [
+        "a = 1 \t\n\t[t] \n",
+        "a.b . c = 1\n[ x . y ]\n  [[ z ]]\n",
+        "x = {a=1,b=2, c = { d = [ 1 ,2 ] } }\n",
+        "x = 1_000\nf = 1e3\nd = 1979-05-27T07:32:00-08:00\nl = 07:32:00\n",
+        "s = \"\"\"\n  multi \\\n  line\"\"\"\nt = '''\nraw\n'''\n",
+        "# only a comment",
+        "\n\n\n",
+        "a = [ # c\n  1, # d\n\n  2,\n] # e\n",
+        "'quoted'.\"key\" = true\n",
+    ];
+    let mut checked = 0;
+    for (name, text) in configs().into_iter().chain(odd.iter().map(|t| ("odd".to_owned(), (*t).to_owned()))) {
+        let Ok(parsed) = Text::parse(&name, &text) else { continue };
+        if !parsed.body.contains('\r') {
+            assert_eq!(parsed.doc.to_string(), parsed.body, "{name}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "{checked} texts");
+    // With a carriage return left in the body, the text is printed to compare.
+    let mixed = Text::parse("mixed", "a = 1\r\nb = 2\n").expect("parses");
+    assert!(!mixed.exact());
+}
+
+#[test]
 fn a_top_level_key_is_left_to_the_document_when_the_keys_are_not_plain_lines() {
     let dotted = Text::parse("x", "version = 2\na.b = 1\n").expect("parses");
     assert_eq!(dotted.with_root_key("imports", &Value::from("x")), None);
