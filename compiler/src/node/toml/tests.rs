@@ -233,3 +233,56 @@ proptest! {
         prop_assert_eq!(fast, slow);
     }
 }
+
+/// One top-level `key = value` line as an admin may write it: indented or not, quoted key or
+/// bare, values over several lines, comments after it and blank lines or comments above.
+fn root_line() -> impl Strategy<Value = String> {
+    let key = prop_oneof![Just("version".to_owned()), "[a-z_]{1,8}", "\"[a-z. ]{1,6}\"", "'[a-z.]{1,6}'"];
+    let value = prop_oneof![
+        Just("2".to_owned()),
+        "\"[a-z/*.]{0,8}\"",
+        "'[a-z\"]{0,6}'",
+        Just("\"\"\"\nline\n[not.a.table]\n\"\"\"".to_owned()),
+        Just("[\n  \"a\", # first\n  'b',\n] ".to_owned()),
+        Just("[]".to_owned()),
+        Just("{ a = 1, b = [2] }".to_owned()),
+    ];
+    let above = prop_oneof![Just(""), Just("\n"), Just("# about it\n"), Just("\n  # indented comment\n")];
+    let after = prop_oneof![Just(""), Just("  "), Just(" # said after"), Just("\t#")];
+    let indent = prop_oneof![Just(""), Just("  "), Just("\t")];
+    (above, indent, key, value, after)
+        .prop_map(|(above, indent, key, value, after)| format!("{above}{indent}{key} = {value}{after}\n"))
+}
+
+proptest! {
+    #[test]
+    fn any_top_level_layout_takes_a_key_as_set_value_and_a_render_do(
+        lines in prop::collection::vec(root_line(), 1..5),
+        tables in prop_oneof![Just(""), Just("\n[plugins]\n  a = 1\n"), Just("# before the table\n[t]\n[[u]]\n")],
+        crlf in any::<bool>(),
+        final_newline in any::<bool>(),
+    ) {
+        let mut text = lines.concat() + tables;
+        if !final_newline {
+            text.pop();
+        }
+        if crlf {
+            text = text.replace('\n', "\r\n");
+        }
+        // Lines that repeat a key make no config: drawn again (too many, and the test fails).
+        let parsed = Text::parse("generated", &text);
+        prop_assume!(parsed.is_ok());
+        let parsed = parsed.expect("assumed");
+        let mut imports = parsed.doc.get("imports").and_then(Item::as_array).cloned().unwrap_or_default();
+        imports.push("/etc/containerd/conf.d/*.toml");
+        let existing = parsed.doc.iter().find(|(_, item)| item.is_value()).map(|(k, _)| k.to_owned());
+        let cases = [("imports".to_owned(), Value::Array(imports))].into_iter().chain(existing.map(|k| (k, Value::from(3))));
+        for (key, value) in cases {
+            let fast = parsed.with_root_key(&key, &value).expect("plain top-level lines take the shortcut");
+            let mut slow = Text::parse("generated", &text).expect("parsed once");
+            set_value(slow.doc.as_table_mut(), &key, value);
+            prop_assert_eq!(&fast, &slow.render(), "`{}` in\n{}", key, text);
+            prop_assert!(Text::parse("generated", &fast).is_ok());
+        }
+    }
+}
