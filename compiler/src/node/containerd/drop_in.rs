@@ -110,5 +110,6 @@ fn print(mut doc: DocumentMut, plugin: &str) -> String {
         reset(cri);
         hide_headers(cri);
     }
-    format!("{DROP_IN_HEADER}\n{doc}")
+    text.push_str(&doc.to_string());
+    text
 }

@@ -17,7 +17,7 @@
 
 use std::fmt::Write as _;
 
-use toml_edit::{Item, Table, Value};
+use toml_edit::{Item, KeyMut, Table, Value};
 use toml_writer::{TomlStringBuilder, WriteTomlKey as _, WriteTomlValue as _};
 
 /// Append the text of the document whose root is `root` to `out`, as toml_edit prints it
@@ -39,7 +39,6 @@ pub fn fresh(out: &mut String, root: &mut Table) -> bool {
 /// [`fresh`] prints them in their default form whatever they hold.
 pub fn reset_structure(table: &mut Table) {
     table.set_implicit(false);
-    table.set_position(None);
     for (_, item) in table.iter_mut() {
         if let Item::Table(t) = item {
             reset_structure(t);
@@ -78,7 +77,7 @@ impl Printer<'_> {
                     if len > 0 {
                         self.path.push('.');
                     }
-                    key(&mut self.path, k.as_repr().and_then(|r| r.as_raw().as_str()), k.get());
+                    key(&mut self.path, &k);
                     let printed = self.table(sub);
                     self.path.truncate(len);
                     if !printed {
@@ -113,14 +112,14 @@ impl Printer<'_> {
                     }
                     any = true;
                     self.out.push_str(dotted);
-                    key(self.out, k.as_repr().and_then(|r| r.as_raw().as_str()), k.get());
+                    key(self.out, &k);
                     self.out.push_str(" = ");
                     value(self.out, v);
                     self.out.push('\n');
                 }
                 Item::Table(sub) if sub.is_dotted() => {
                     let len = dotted.len();
-                    key(dotted, k.as_repr().and_then(|r| r.as_raw().as_str()), k.get());
+                    key(dotted, &k);
                     dotted.push('.');
                     any |= self.values(sub, dotted, pending);
                     dotted.truncate(len);
@@ -132,11 +131,11 @@ impl Printer<'_> {
     }
 }
 
-/// A key as it was read (`raw`: its quoting kept), or in its default form.
-fn key(out: &mut String, raw: Option<&str>, name: &str) {
-    match raw {
+/// A key as it was read (its quoting kept), or in its default form.
+fn key(out: &mut String, k: &KeyMut<'_>) {
+    match k.as_repr().and_then(|r| r.as_raw().as_str()) {
         Some(raw) => out.push_str(raw),
-        None => default_key(out, name),
+        None => default_key(out, k.get()),
     }
 }
 

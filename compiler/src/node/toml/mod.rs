@@ -175,7 +175,11 @@ fn prefix(decor: &toml_edit::Decor) -> String {
 
 /// The indentation at the end of a decoration (comments and blank lines above are not style).
 fn indentation(decor: &toml_edit::Decor) -> String {
-    let prefix = prefix(decor);
+    last_line_indentation(&prefix(decor))
+}
+
+/// The last line of a decoration's prefix, when it is only whitespace.
+fn last_line_indentation(prefix: &str) -> String {
     let last = prefix.rsplit('\n').next().unwrap_or_default();
     if last.chars().all(char::is_whitespace) { last.to_owned() } else { String::new() }
 }
@@ -340,8 +344,7 @@ fn root(doc: &toml_edit::Document<&str>) -> Option<Root> {
                         },
                         None => "",
                     };
-                    let last = prefix.rsplit('\n').next().unwrap_or_default();
-                    indent = Some(if last.chars().all(char::is_whitespace) { last.to_owned() } else { String::new() });
+                    indent = Some(last_line_indentation(prefix));
                 }
             }
             Item::Table(t) if !t.is_dotted() => {}
