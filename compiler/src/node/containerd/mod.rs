@@ -80,8 +80,11 @@ fn source_path(node: &NodeRuntime) -> Option<String> {
     node.source.clone().or_else(|| template::rendered_sibling(&node.config))
 }
 
+/// A file's values ([`Text::read`]): the drop-in mode prints none of the files it reads (the
+/// import goes into the text, the drop-in is printed afresh), so a file is parsed for printing
+/// only where it is edited in place.
 fn read(files: &Files, path: &str) -> Result<Option<Text>, Error> {
-    current(files, path).map(|text| Text::parse(path, text)).transpose()
+    current(files, path).map(|text| Text::read(path, text)).transpose()
 }
 
 /// The config version of a document (see the module docs).
@@ -165,6 +168,9 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Edit, Error> {
                     "version 1 config: edited in place; containerd 1.x would not read {path} (upstream writes it anyway)"
                 ));
             }
+            if let Some(top) = &mut top {
+                top.make_printable(&node.config)?;
+            }
             let after = in_place(top, version, &inherited.table, node, &mut notes)?;
             Ok(Edit { files: vec![change(files, &node.config, Some(after))], notes })
         }
@@ -231,6 +237,7 @@ fn ensure_import(
     if let Some(text) = top.with_root_key("imports", &imports) {
         return Ok(Some(text));
     }
+    top.make_printable(file)?;
     let root = top.doc.as_table_mut();
     if root.is_empty() {
         set_value(root, "version", Value::from(version));

@@ -139,9 +139,31 @@ fn key(out: &mut String, k: &KeyMut<'_>) {
     }
 }
 
+/// A key in its default form, as toml_writer writes it: bare when it can be, else in plain
+/// double quotes when it can be (the two cases containerd's keys fall in, written here
+/// directly), else as toml_writer chooses.
 fn default_key(out: &mut String, k: &str) {
-    // Writing into a String cannot fail.
-    let _ = k.write_toml_key(out);
+    if bare(k) {
+        out.push_str(k);
+    } else if plain_quotable(k) {
+        out.push('"');
+        out.push_str(k);
+        out.push('"');
+    } else {
+        // Writing into a String cannot fail.
+        let _ = k.write_toml_key(out);
+    }
+}
+
+/// Whether a key is written without quotes.
+pub fn bare(k: &str) -> bool {
+    !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Whether a key that needs quotes takes plain double quotes, with nothing escaped: it holds no
+/// double quote, backslash or control character (a tab is left to toml_writer).
+pub fn plain_quotable(k: &str) -> bool {
+    k.bytes().all(|b| b >= 0x20 && b != 0x7f && b != b'"' && b != b'\\')
 }
 
 /// A value in its default form: what toml_edit prints for a value with no representation or

@@ -10,9 +10,11 @@
 //! Two edits skip toml_edit's printer, which costs more than the parse on a long file, and
 //! give its bytes all the same (tests hold each to it): a top-level key set in the text as
 //! it is ([`Text::with_root_key`]: containerd's `imports`), and a document gpuplan generates
-//! whole printed by [`emit`] (containerd's drop-in).
+//! whole printed by [`emit`] (containerd's drop-in). A file that is not printed is not parsed
+//! for printing either: [`Text::read`] takes its values only, quickly ([`reader`]).
 
 pub mod emit;
+mod reader;
 
 use std::sync::Arc;
 
@@ -237,6 +239,9 @@ pub struct Text {
     /// Where the top-level keys are in `body` (see [`Text::with_root_key`]); `None` when they
     /// are not all plain lines.
     root: Option<Root>,
+    /// Whether `doc` keeps the file's formatting and can be printed ([`Text::parse`]), or holds
+    /// its values only ([`Text::read`]).
+    formatted: bool,
 }
 
 /// Where the top-level `key = value` lines of a file are.
@@ -250,8 +255,46 @@ struct Root {
 }
 
 impl Text {
-    /// Parse a file's text.
+    /// Parse a file's text, keeping its formatting for [`Text::render`].
     pub fn parse(file: &str, text: &str) -> Result<Text, Error> {
+        let mut text = Text::unparsed(text);
+        text.make_printable(file)?;
+        Ok(text)
+    }
+
+    /// Read a file's values, for a caller that does not print the document: its keys as they
+    /// were quoted, its values without their formatting, and where its top-level keys are.
+    /// Quicker than [`Text::parse`] on a long file (see [`reader`]); a file the quick reader
+    /// does not take is parsed. [`Text::make_printable`] parses it for printing.
+    pub fn read(file: &str, text: &str) -> Result<Text, Error> {
+        let mut unparsed = Text::unparsed(text);
+        match reader::read(&unparsed.body) {
+            Some((doc, root)) => {
+                unparsed.doc = doc;
+                unparsed.root = root;
+                Ok(unparsed)
+            }
+            None => {
+                unparsed.make_printable(file)?;
+                Ok(unparsed)
+            }
+        }
+    }
+
+    /// Parse the text for printing, if it was only [read](Text::read): what [`Text::parse`]
+    /// would have given. Edits made to the values read are lost.
+    pub fn make_printable(&mut self, file: &str) -> Result<(), Error> {
+        if !self.formatted {
+            let spanned = parse_spanned(&self.body, file)?;
+            self.root = root(&spanned);
+            self.doc = spanned.into_mut();
+            self.formatted = true;
+        }
+        Ok(())
+    }
+
+    /// The text, not yet parsed.
+    fn unparsed(text: &str) -> Text {
         let (bom, text) = text.strip_prefix('\u{feff}').map_or((false, text), |rest| (true, rest));
         let crlf = text.contains("\r\n") && text.matches('\n').count() == text.matches("\r\n").count();
         let mut body = if crlf { text.replace("\r\n", "\n") } else { text.to_owned() };
@@ -259,10 +302,7 @@ impl Text {
         if !final_newline {
             body.push('\n');
         }
-        let spanned = parse_spanned(&body, file)?;
-        let root = root(&spanned);
-        let doc = spanned.into_mut();
-        Ok(Text { doc, bom, crlf, final_newline, body, root })
+        Text { doc: DocumentMut::new(), bom, crlf, final_newline, body, root: None, formatted: false }
     }
 
     /// The file's text with the top-level `key` set to `value`, written into the text as it
@@ -295,11 +335,13 @@ impl Text {
     /// [`Text::parse`]), so only a body holding one is printed to compare, which costs a
     /// rendering of the whole document. A test holds toml_edit to the rule.
     pub fn exact(&self) -> bool {
+        debug_assert!(self.formatted, "a document read for its values only is never printed");
         !self.body.contains('\r') || self.doc.to_string() == self.body
     }
 
     /// The document's text, with the file's byte-order mark, line ends and final newline.
     pub fn render(&self) -> String {
+        debug_assert!(self.formatted, "a document read for its values only is never printed");
         self.render_doc(&self.doc)
     }
 

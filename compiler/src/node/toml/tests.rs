@@ -10,7 +10,7 @@ use super::{Text, emit, reset, set_value};
 
 /// Every TOML file the node goldens start from, and configs shaped to catch what the
 /// shortcuts must get right.
-fn configs() -> Vec<(String, String)> {
+pub(super) fn configs() -> Vec<(String, String)> {
     let mut found = Vec::new();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/node");
     let mut dirs = vec![root];
@@ -198,7 +198,7 @@ fn key() -> impl Strategy<Value = String> {
 }
 
 /// A table of values and sub-tables, some implicit, some dotted (holding values only).
-fn table() -> impl Strategy<Value = Table> {
+pub(super) fn table() -> impl Strategy<Value = Table> {
     let leaf = prop::collection::vec((key(), value()), 0..4).prop_map(|kv| {
         let mut t = Table::new();
         for (k, v) in kv {

@@ -1,0 +1,134 @@
+//! The quick reader gives what toml_edit reads, or leaves the file to it: the same values, keys
+//! printed with the same quoting, the same top-level edit, and the same error for a file
+//! toml_edit refuses.
+
+use proptest::prelude::*;
+use toml_edit::{Array, DocumentMut, Item, Table, Value};
+
+use super::super::tests::{configs, table};
+use super::super::{Text, emit, plain};
+
+/// A document's text as the drop-in printer gives it: every key as it was read.
+fn printed(doc: &DocumentMut) -> Option<String> {
+    let mut root = doc.as_table().clone();
+    emit::reset_structure(&mut root);
+    let mut out = String::new();
+    emit::fresh(&mut out, &mut root).then_some(out)
+}
+
+/// `text` read quickly and parsed give the same document and the same top-level edit; whether
+/// the quick reader took it.
+fn same_as_toml_edit(name: &str, text: &str) -> Result<bool, TestCaseError> {
+    let (read, parsed) = (Text::read(name, text), Text::parse(name, text));
+    let (read, parsed) = match (read, parsed) {
+        (Ok(read), Ok(parsed)) => (read, parsed),
+        (Err(read), Err(parsed)) => {
+            prop_assert_eq!(read.to_string(), parsed.to_string(), "{}", name);
+            return Ok(false);
+        }
+        (read, parsed) => {
+            return Err(TestCaseError::fail(format!("{name}: read {:?}, parsed {:?}", read.is_ok(), parsed.is_ok())));
+        }
+    };
+    prop_assert_eq!(
+        plain(&Item::Table(read.doc.as_table().clone())),
+        plain(&Item::Table(parsed.doc.as_table().clone()))
+    );
+    prop_assert_eq!(printed(&read.doc), printed(&parsed.doc), "{}", name);
+    let mut imports = parsed.doc.get("imports").and_then(Item::as_array).cloned().unwrap_or_default();
+    imports.push("/etc/containerd/conf.d/*.toml");
+    for (key, value) in [("imports", Value::Array(imports)), ("new key", Value::Array(Array::new()))] {
+        prop_assert_eq!(read.with_root_key(key, &value), parsed.with_root_key(key, &value), "{}: {}", name, key);
+    }
+    Ok(!read.formatted)
+}
+
+/// Files shaped like admins' configs, each valid, some of them not for the quick reader.
+const CRAFTED: [&str; 12] = [
+    "version = 2\nratio = 0.02\nneg = -0.0\nbig = 1e300\nspelled = -inf\nnot_a_number = nan\n",
+    "'literal key' = 1\n\"bare\" = 2\n\"dotted.key\" = 3\n\"\" = 4\n'with \"quotes\"' = 5\n\"tab\\there\" = 6\n",
+    "\"ünïcode\" = \"välue\"\n\"escaped\\u00e9\" = 'x'\n",
+    "[a.b]\nc = 1\n[a]\nd = 2\n[a.e]\n",
+    "[ a . \"b c\" . 'd' ]\nx = [ 1, [ 2, 3 ], [ ], \"s\", ] # after\n",
+    "x = [\n  # first\n  \"a\",\n\n  \"b\" # second\n  ,\n]\n[t]\n",
+    "hex = 0xff\noct = 0o17\nbin = 0b11\nunder = 1_000\nplus = +5\n",
+    "s = \"\"\"\nmulti\nline\"\"\"\nl = '''\nraw\\n'''\n",
+    "when = 1979-05-27T07:32:00Z\n",
+    "a.b = 1\n",
+    "t = { a = 1 }\n",
+    "[[a]]\nb = 1\n",
+];
+
+#[test]
+fn every_file_the_reader_takes_holds_what_toml_edit_reads() {
+    let mut taken = 0;
+    let configs = configs();
+    let goldens = configs.iter().filter(|(name, _)| !name.starts_with("crafted")).count();
+    for (name, text) in &configs {
+        taken += usize::from(same_as_toml_edit(name, text).expect("same as toml_edit"));
+    }
+    // The golden inputs are containerd's and CRI-O's shipped configs and admins' edits of them:
+    // the reader takes every one.
+    assert!(taken >= goldens, "took {taken} of {goldens} golden inputs");
+    let mut crafted = Vec::new();
+    for (i, text) in CRAFTED.iter().enumerate() {
+        crafted.push(same_as_toml_edit(&format!("crafted {i}"), text).expect("same as toml_edit"));
+    }
+    // Date-times, dotted keys, inline tables and arrays of tables are left to toml_edit.
+    assert_eq!(crafted, [true, true, true, true, true, true, true, true, false, false, false, false]);
+}
+
+#[test]
+fn a_file_toml_edit_refuses_the_reader_refuses_with_toml_edits_error() {
+    let refused = [
+        "a = 1\na = 2\n",
+        "[a]\n[a]\n",
+        "[a]\nb = 1\n[a.b]\n",
+        "[a.b]\n[a]\nb = 1\n",
+        "[a.b]\n[a]\n[a]\n",
+        "[x]\n[y]\n[x]\n",
+        "[m.a]\n[m.b]\n[m.a]\n",
+        "a = 99999999999999999999\n",
+        "a = 1e400\n",
+        "a = \"\\q\"\n",
+        "# a \u{7} bell\n",
+        "a = [1, 2\n",
+        "a = 1 b = 2\n",
+        "[a\n",
+        "a = 01\n",
+        "\"a\" = 1\na = 2\n",
+    ];
+    for text in refused {
+        assert!(super::read(text).is_none(), "read {text:?}");
+        let (read, parsed) = (Text::read("c.toml", text), Text::parse("c.toml", text));
+        let read = read.err().unwrap_or_else(|| panic!("read {text:?}"));
+        let parsed = parsed.err().unwrap_or_else(|| panic!("parsed {text:?}"));
+        assert_eq!(read.to_string(), parsed.to_string());
+    }
+}
+
+#[test]
+fn a_file_read_quickly_is_printed_only_once_parsed() {
+    let text = "version = 2 # kept\n\n[plugins]\n  a = 'b'\n";
+    let mut read = Text::read("c.toml", text).expect("reads");
+    assert!(!read.formatted);
+    read.make_printable("c.toml").expect("parses");
+    assert_eq!(read.render(), text);
+}
+
+proptest! {
+    #[test]
+    fn any_printed_table_reads_as_toml_edit_reads_it(root in table()) {
+        let text = DocumentMut::from(root).to_string();
+        same_as_toml_edit("generated", &text)?;
+    }
+
+    #[test]
+    fn any_key_is_quoted_by_default_as_toml_writer_quotes_it(key in "\\PC{0,4}|[a-z.\"' \\\\\t-]{0,5}") {
+        let mut fast = String::new();
+        let mut t = Table::new();
+        t.insert(&key, Item::Value(Value::from(1)));
+        emit::fresh(&mut fast, &mut t);
+        prop_assert_eq!(fast, DocumentMut::from(t).to_string());
+    }
+}
