@@ -80,11 +80,12 @@ fn source_path(node: &NodeRuntime) -> Option<String> {
     node.source.clone().or_else(|| template::rendered_sibling(&node.config))
 }
 
-/// A file's values ([`Text::read`]): the drop-in mode prints none of the files it reads (the
-/// import goes into the text, the drop-in is printed afresh), so a file is parsed for printing
-/// only where it is edited in place.
-fn read(files: &Files, path: &str) -> Result<Option<Text>, Error> {
-    current(files, path).map(|text| Text::read(path, text)).transpose()
+/// A file as the engine needs it: parsed for printing when it is to be edited in place, else
+/// its values only ([`Text::read`], quicker): the drop-in mode prints none of the files it
+/// reads (the import goes into the text, the drop-in is printed afresh).
+fn read(files: &Files, path: &str, printed: bool) -> Result<Option<Text>, Error> {
+    let text = current(files, path);
+    text.map(|text| if printed { Text::parse(path, text) } else { Text::read(path, text) }).transpose()
 }
 
 /// The config version of a document (see the module docs).
@@ -119,11 +120,13 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Edit, Error> {
     if template::is_template(&node.config, current(files, &node.config)) {
         return template::patch(files, node);
     }
-    let mut top = read(files, &node.config)?;
+    // Without a drop-in path the config is edited in place; with one, only a version-1
+    // config is (and is parsed again for it).
+    let mut top = read(files, &node.config, node.drop_in.is_none())?;
     // The document runtime options are copied from: the source file if there is one, else the
     // top-level file itself (borrowed, not copied: it can be most of the file).
     let mut separate = match &node.source {
-        Some(path) => Some(read(files, path)?.map(|t| t.doc).unwrap_or_default()),
+        Some(path) => Some(read(files, path, false)?.map(|t| t.doc).unwrap_or_default()),
         None => None,
     };
     let empty = DocumentMut::new();
