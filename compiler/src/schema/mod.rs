@@ -232,23 +232,41 @@ fn pointer_mut<'a>(values: &'a mut Values, pointer: &str) -> Option<&'a mut Node
 /// Check effective values against the schema. `user` (the values before defaults) lets a
 /// diagnostic say that a required key was deleted by a user `null`.
 pub fn check(effective: &Values, user: &Values) -> Vec<Diagnostic> {
-    // Only the sections the user set are walked, so only they are made JSON: the others stand
-    // in as `null`, present keys whose values are never looked at.
-    let touched = |key: &str| user.0.contains_key(key);
-    let instance = J::Object(
-        effective
-            .0
-            .iter()
-            .map(|(key, node)| (key.clone(), if touched(key) { node.value.to_json() } else { J::Null }))
-            .collect(),
-    );
+    // Only what the user set is walked, so only it is made JSON: every value the user left
+    // as it was stands in as `null`, a present key whose value is never looked at. What is
+    // left is the built-in defaults', which a test checks against the whole schema.
+    let instance =
+        J::Object(effective.0.iter().map(|(key, node)| (key.clone(), touched(&node.value, user.0.get(key)))).collect());
+    let walked = J::Object(user.0.iter().map(|(key, node)| (key.clone(), shape(&node.value))).collect());
     let mut out = Vec::new();
-    for error in validate::validate(schema(), &instance, &touched, &def) {
+    for error in validate::validate(schema(), &instance, Some(&walked), &def) {
         diagnostic::describe(&error, effective, user, &mut out);
     }
     out.sort_by(|a, b| a.pointer.cmp(&b.pointer).then(a.message.cmp(&b.message)));
     out.dedup();
     out
+}
+
+/// An effective value as JSON where the user set something in it (`user`, the user's value
+/// at the same place), `null` where not. A list is the user's whole or the defaults' whole
+/// (Helm replaces lists).
+fn touched(effective: &Value, user: Option<&Node>) -> J {
+    match (effective, user.map(|n| &n.value)) {
+        (_, None) => J::Null,
+        (Value::Map(members), Some(Value::Map(set))) => {
+            J::Object(members.iter().map(|(key, node)| (key.clone(), touched(&node.value, set.get(key)))).collect())
+        }
+        (value, Some(_)) => value.to_json(),
+    }
+}
+
+/// Where the user set something, for [`validate::validate`]: the keys of their maps, `null`
+/// below anything else (walked whole).
+fn shape(user: &Value) -> J {
+    match user {
+        Value::Map(members) => J::Object(members.iter().map(|(key, node)| (key.clone(), shape(&node.value))).collect()),
+        _ => J::Null,
+    }
 }
 
 /// Warn about every top-level key the user set that gpuplan accepts but does not render.

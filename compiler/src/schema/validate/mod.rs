@@ -109,18 +109,29 @@ pub enum Kind<'s> {
 /// only a reference cycle reaches.
 const MAX_REFS: usize = 32;
 
-/// Every error `instance` has against the root schema `root`, the properties of the root
-/// checked only for the keys `section` accepts (the others are taken as valid, but still
-/// count as known keys for `additionalProperties`). `def` finds a `$defs` entry by name.
+/// Every error `instance` has against the root schema `root`, walking only what `touched`
+/// holds: where it is an object, only the members it names are checked, each against what
+/// it holds there, and the others are taken as valid (they still count as keys for
+/// `required` and `additionalProperties`); anything else (or `None`) has everything below it
+/// checked. `def` finds a `$defs` entry by name.
 pub fn validate<'s>(
     root: &'s J,
     instance: &J,
-    section: &dyn Fn(&str) -> bool,
+    touched: Option<&J>,
     def: &dyn Fn(&str) -> Option<&'s J>,
 ) -> Vec<Error<'s>> {
     let mut walk = Walk { def, pointer: String::new(), errors: Vec::new(), refs: 0 };
-    walk.eval(root, instance, Some(section));
+    walk.eval(root, instance, touched);
     walk.errors
+}
+
+/// What of a member to walk, given what is walked of its object: `None`, the member is not
+/// walked; `Some(None)`, all of it.
+fn member<'t>(touched: Option<&'t J>, key: &str) -> Option<Option<&'t J>> {
+    match touched {
+        Some(J::Object(members)) => members.get(key).map(Some),
+        _ => Some(None),
+    }
 }
 
 /// One walk: the pointer of the instance value at hand and what was found so far.
@@ -141,8 +152,8 @@ impl<'s> Walk<'s, '_> {
         self.fail(Kind::Schema { message });
     }
 
-    /// Evaluate one schema against one value. `section` filters the root's `properties`.
-    fn eval(&mut self, schema: &'s J, instance: &J, section: Option<&dyn Fn(&str) -> bool>) {
+    /// Evaluate one schema against one value, walking what `touched` holds of it.
+    fn eval(&mut self, schema: &'s J, instance: &J, touched: Option<&J>) {
         let map = match schema {
             J::Object(map) => map,
             J::Bool(true) => return,
@@ -156,22 +167,22 @@ impl<'s> Walk<'s, '_> {
         };
         for (keyword, value) in map {
             match keyword.as_str() {
-                "$ref" => self.reference(value, instance),
+                "$ref" => self.reference(value, instance, touched),
                 "additionalProperties" => {
                     if !map.contains_key("properties") {
-                        self.object(None, value, instance, None);
+                        self.object(None, value, instance, touched);
                     }
                 }
                 "properties" => match value {
                     J::Object(properties) => {
                         let extra = map.get("additionalProperties").unwrap_or(&J::Bool(true));
-                        self.object(Some(properties), extra, instance, section);
+                        self.object(Some(properties), extra, instance, touched);
                     }
                     _ => self.broken(format!("`properties` must be an object, not {value}")),
                 },
-                "anyOf" => self.any_of(value, instance),
+                "anyOf" => self.any_of(value, instance, touched),
                 "not" => {
-                    if self.valid(value, instance) {
+                    if self.valid(value, instance, touched) {
                         self.fail(Kind::Other {
                             keyword: "not",
                             message: format!("{value} is not allowed for {instance}"),
@@ -195,16 +206,16 @@ impl<'s> Walk<'s, '_> {
 
     /// Whether `instance` is valid under `schema`, leaving no errors behind but those that say
     /// the schema itself is broken.
-    fn valid(&mut self, schema: &'s J, instance: &J) -> bool {
+    fn valid(&mut self, schema: &'s J, instance: &J, touched: Option<&J>) -> bool {
         let before = self.errors.len();
-        self.eval(schema, instance, None);
+        self.eval(schema, instance, touched);
         let valid = self.errors.len() == before;
         let found = self.errors.split_off(before);
         self.errors.extend(found.into_iter().filter(|e| matches!(e.kind, Kind::Schema { .. })));
         valid
     }
 
-    fn reference(&mut self, target: &'s J, instance: &J) {
+    fn reference(&mut self, target: &'s J, instance: &J, touched: Option<&J>) {
         let Some(name) = target.as_str().and_then(|t| t.strip_prefix("#/$defs/")) else {
             return self.broken(format!("the reference {target} is not to `#/$defs/`"));
         };
@@ -215,41 +226,36 @@ impl<'s> Walk<'s, '_> {
             return self.broken(format!("the reference {target} is part of a cycle"));
         }
         self.refs += 1;
-        self.eval(schema, instance, None);
+        self.eval(schema, instance, touched);
         self.refs -= 1;
     }
 
     /// Evaluate `schema` against a member of the value at hand.
-    fn child(&mut self, token: &str, schema: &'s J, instance: &J) {
+    fn child(&mut self, token: &str, schema: &'s J, instance: &J, touched: Option<&J>) {
         let (len, refs) = (self.pointer.len(), self.refs);
         self.pointer.push('/');
         crate::values::push_pointer_token(&mut self.pointer, token);
         self.refs = 0;
-        self.eval(schema, instance, None);
+        self.eval(schema, instance, touched);
         self.pointer.truncate(len);
         self.refs = refs;
     }
 
     /// `properties` and `additionalProperties` together: a key is additional when
-    /// `properties` does not list it. Keys `section` refuses are listed but not evaluated.
-    fn object(
-        &mut self,
-        properties: Option<&'s Map<String, J>>,
-        extra: &'s J,
-        instance: &J,
-        section: Option<&dyn Fn(&str) -> bool>,
-    ) {
+    /// `properties` does not list it. Members `touched` leaves out count as keys, unchecked.
+    fn object(&mut self, properties: Option<&'s Map<String, J>>, extra: &'s J, instance: &J, touched: Option<&J>) {
         let J::Object(members) = instance else { return };
         let mut unexpected = Vec::new();
         for (key, value) in members {
-            match properties.and_then(|p| p.get(key)) {
-                Some(schema) if section.is_none_or(|s| s(key)) => self.child(key, schema, value),
-                Some(_) => {}
-                None => match extra {
-                    J::Bool(true) => {}
-                    J::Bool(false) => unexpected.push(key.clone()),
-                    schema => self.child(key, schema, value),
-                },
+            let walked = member(touched, key);
+            match (properties.and_then(|p| p.get(key)), extra) {
+                (None, J::Bool(true)) => {}
+                (None, J::Bool(false)) => unexpected.push(key.clone()),
+                (Some(schema), _) | (None, schema) => {
+                    if let Some(touched) = walked {
+                        self.child(key, schema, value, touched);
+                    }
+                }
             }
         }
         match (unexpected.is_empty(), properties.is_none_or(Map::is_empty)) {
@@ -268,19 +274,20 @@ impl<'s> Walk<'s, '_> {
 
     fn items(&mut self, schema: &'s J, instance: &J) {
         let J::Array(items) = instance else { return };
+        // A list is the user's or the defaults' whole (Helm replaces lists): all of it is walked.
         for (index, item) in items.iter().enumerate() {
-            self.child(&index.to_string(), schema, item);
+            self.child(&index.to_string(), schema, item, None);
         }
     }
 
-    fn any_of(&mut self, branches: &'s J, instance: &J) {
+    fn any_of(&mut self, branches: &'s J, instance: &J, touched: Option<&J>) {
         let Some(branches) = branches.as_array().filter(|b| !b.is_empty()) else {
             return self.broken(format!("`anyOf` must be a non-empty array, not {branches}"));
         };
         let mut accepted = false;
         for branch in branches {
             // Every branch is evaluated, so a broken schema is found whichever branch passes.
-            accepted |= self.valid(branch, instance);
+            accepted |= self.valid(branch, instance, touched);
         }
         if !accepted {
             self.fail(Kind::AnyOf);

@@ -104,7 +104,7 @@ fn patterns_keep_their_ecma_meaning() {
 fn check(schema: &J, instance: &J) -> Vec<Error<'static>> {
     let schema: &'static J = Box::leak(Box::new(schema.clone()));
     let defs = |name: &str| schema.get("$defs")?.get(name);
-    validate(schema, instance, &|_| true, &defs)
+    validate(schema, instance, None, &defs)
 }
 
 /// `pointer: message` of every error, sorted.
@@ -178,11 +178,45 @@ fn only_the_sections_asked_for_are_walked() {
         "properties": {"a": {"type": "string"}, "b": {"type": "string"}}
     })));
     let instance = json!({"a": 1, "b": 2, "c": 3});
-    let errors = validate(schema, &instance, &|key| key == "b", &|_| None);
+    let errors = validate(schema, &instance, Some(&json!({"b": null})), &|_| None);
     let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
     // `a` is known but not checked; `c` is unknown whatever was asked.
     assert_eq!(pointers, ["/b", ""]);
     assert!(matches!(&errors[1].kind, Kind::AdditionalProperties { unexpected } if unexpected == &["c"]));
+}
+
+/// The pointers of the errors `instance` has where `touched` says to walk.
+fn walked(schema: &J, instance: &J, touched: &J) -> Vec<String> {
+    let schema: &'static J = Box::leak(Box::new(schema.clone()));
+    let defs = |name: &str| schema.get("$defs")?.get(name);
+    let mut pointers: Vec<String> =
+        validate(schema, instance, Some(touched), &defs).into_iter().map(|e| e.pointer).collect();
+    pointers.sort();
+    pointers
+}
+
+#[test]
+fn only_the_members_set_are_walked_and_every_key_still_counts() {
+    let schema = json!({
+        "$defs": {"Inner": {
+            "type": "object", "additionalProperties": false, "required": ["x"], "not": {"required": ["x", "y"]},
+            "properties": {"x": {"type": "string"}, "y": {"type": "string"}, "z": {"type": "string"}}
+        }},
+        "type": "object",
+        "properties": {"s": {"$ref": "#/$defs/Inner"}, "o": {"anyOf": [{"$ref": "#/$defs/Inner"}, {"type": "null"}]}, "t": {"type": "string"}}
+    });
+    let instance = json!({"s": {"x": 1, "y": 2, "z": "ok", "w": 0}, "t": 5});
+    // `x`, `y` and `t` are left out: their values are not checked, but `w` is still unknown
+    // and `x` with `y` still breaks the `not`, at the object, through the `$ref`.
+    assert_eq!(walked(&schema, &instance, &json!({"s": {"z": null}})), ["/s", "/s"]);
+    assert_eq!(walked(&schema, &instance, &json!({"s": {"x": null}})), ["/s", "/s", "/s/x"]);
+    // Below a member walked whole (not an object in `touched`), everything is checked.
+    assert_eq!(walked(&schema, &instance, &json!({"s": null, "t": null})), ["/s", "/s", "/s/x", "/s/y", "/t"]);
+    // Through `anyOf`: the unchecked `x` does not fail the branch; a checked bad `z` does.
+    let instance = json!({"o": {"x": 1, "z": "ok"}});
+    assert_eq!(walked(&schema, &instance, &json!({"o": {"z": null}})), Vec::<String>::new());
+    let instance = json!({"o": {"x": 1, "z": 3}});
+    assert_eq!(walked(&schema, &instance, &json!({"o": {"z": null}})), ["/o"]);
 }
 
 #[test]
