@@ -214,7 +214,7 @@ pub fn compile_effective(effective: Effective, target: &Target) -> Result<Compil
     // `resolve` to prune (the defaults' sections are checked by the test suite).
     let resolved = match target.skip_schema {
         true => resolve(values),
-        false => config::from_pruned_json(values.to_json(), values),
+        false => config::from_known_values(values),
     };
     let config = match resolved {
         Ok(config) => config,

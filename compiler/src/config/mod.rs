@@ -66,6 +66,17 @@ pub fn from_values(values: &Values) -> Result<Config, Error> {
     from_pruned_json(json, values)
 }
 
+/// The typed config from effective values that hold no key the schema does not know (the
+/// schema check passed): read from the values directly ([`crate::values::de`]); only values
+/// that fail are made JSON and read again, for the failing key's path and serde_json's
+/// message ([`from_pruned_json`]).
+pub fn from_known_values(values: &Values) -> Result<Config, Error> {
+    match crate::values::de::from_map(&values.0) {
+        Ok(config) => Ok(config),
+        Err(_) => from_pruned_json(values.to_json(), values),
+    }
+}
+
 /// [`from_values`] after its first step: `json` is `values` as JSON with the unknown keys
 /// already dropped, which `explain` does once for many variations of the same values (`values`
 /// only gives an error its origin).

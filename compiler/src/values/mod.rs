@@ -9,6 +9,7 @@
 //! and `--set-json` produce 64-bit floats ([`Value::Float`]). The difference is observable in
 //! Helm's output, so it is kept here rather than normalised away.
 
+pub mod de;
 pub mod json;
 pub mod load;
 pub mod merge;
