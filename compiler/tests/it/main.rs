@@ -25,3 +25,4 @@ mod rendered;
 mod robustness;
 mod schema;
 mod snapshot;
+mod values_de;
