@@ -1,7 +1,8 @@
 //! gpuplan's record of what it changed on a node, so that revert gives back exactly what was
 //! there and nothing else.
 //!
-//! Input: the record file's text (JSON, next to the runtime's config: `<dir>/.<name>.gpuplan`)
+//! Input: the record file's text (next to the runtime's config: `<dir>/.<name>.gpuplan`; a
+//! JSON header, then the texts as they are: see [`text`])
 //! and the node's files as they are now. Output: a [`Record`] — for every file gpuplan
 //! changed, its text before gpuplan and the text gpuplan wrote — and, for each of those files,
 //! its text with gpuplan's change taken out ([`Record::take_out`]).
@@ -19,7 +20,7 @@
 //! node reboots, and the runtimes read neither it (its name ends in `.gpuplan`, not `.toml`
 //! or `.json`) nor the directory it is in as a drop-in directory.
 
-mod render;
+mod text;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -33,10 +34,11 @@ use crate::values::Span;
 /// What the record says it is.
 pub const KIND: &str = "gpuplan node record";
 /// The record format's version.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 const COMMENT: &str = "What gpuplan changed in this container runtime's configuration, so that a revert gives back \
     exactly what was there. Written and read by gpuplan: do not edit it, and delete it only together with \
-    gpuplan's changes (`gpuplan node revert`).";
+    gpuplan's changes (`gpuplan node revert`). The texts follow this header, each after a line that names it and \
+    gives its length in bytes.";
 
 /// The record of one node's runtime configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -75,6 +77,7 @@ pub struct Entry {
     pub previous: Option<String>,
 }
 
+/// A version 1 record file: the texts as JSON strings (read, no longer written).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -109,34 +112,14 @@ pub enum Syntax {
 }
 
 impl Record {
-    /// Read a record file.
+    /// Read a record file (either version: see [`text`]).
     pub fn parse(path: &str, text: &str) -> Result<Record, Error> {
-        let file: File = serde_json::from_str(text).map_err(|e| Error::NodeConfig {
-            file: Arc::from(path),
-            span: (e.line() > 0).then(|| Span {
-                line: u32::try_from(e.line()).unwrap_or(u32::MAX),
-                col: u32::try_from(e.column()).unwrap_or(u32::MAX),
-            }),
-            message: format!("not a gpuplan node record: {e}"),
-        })?;
-        if file.kind != KIND || file.version != VERSION {
-            return Err(Error::NodeOwnership {
-                file: Arc::from(path),
-                span: None,
-                message: format!(
-                    "the record is a {:?} version {}, this gpuplan reads {KIND:?} version {VERSION}",
-                    file.kind, file.version
-                ),
-                hint: Some("use the gpuplan that wrote it to revert the node".into()),
-            });
-        }
-        Ok(Record { entries: file.files })
+        text::parse(path, text)
     }
 
-    /// The record file's text (deterministic: the same record gives the same bytes), as
-    /// serde_json writes it pretty ([`render`]).
+    /// The record file's text (deterministic: the same record gives the same bytes).
     pub fn render(&self) -> String {
-        render::render(self)
+        text::render(self)
     }
 
     /// The entry for a role.
