@@ -5,7 +5,7 @@
 //! calls the visitor serde_json's own `&Value` deserializer calls for its JSON (an integral
 //! float as an integer, a non-finite one as `null`, a non-negative integer as `u64`). Errors
 //! are plain: a caller that needs serde_json's message and the failing key's path reads the
-//! JSON again (see `config::from_values`).
+//! JSON again (see `config::from_known_values`).
 //!
 //! Why: building the whole effective values as JSON only to read them into the config, then
 //! dropping it, was a tenth of a `node diff`.
@@ -16,6 +16,7 @@ use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, V
 use super::{Map, Node, Value};
 
 /// A value for serde to read.
+#[derive(Clone, Copy)]
 pub struct Deserializer<'a>(pub &'a Value);
 
 /// Reads of a number: what a JSON number holds (see `deserialize_f64`).
@@ -50,14 +51,7 @@ impl<'de> de::Deserializer<'de> for Deserializer<'de> {
                     left => Err(de::Error::invalid_length(items.len() - left, &"fewer elements in the list")),
                 }
             }
-            Value::Map(members) => {
-                let mut map = Members { members: members.iter(), value: None };
-                let value = visitor.visit_map(&mut map)?;
-                match map.members.len() {
-                    0 => Ok(value),
-                    left => Err(de::Error::invalid_length(members.len() - left, &"fewer entries in the map")),
-                }
-            }
+            Value::Map(members) => map(members, visitor),
         }
     }
 
@@ -88,53 +82,31 @@ impl<'de> de::Deserializer<'de> for Deserializer<'de> {
     // Each typed read takes what serde_json's takes from the JSON, and nothing else: a visitor
     // may accept more than the JSON would give it (`null` for a JSON object, say).
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self.0 {
-            Value::Bool(_) => self.deserialize_any(visitor),
-            _ => Err(unexpected()),
-        }
+        self.only(matches!(self.0, Value::Bool(_)), visitor)
     }
 
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self.0 {
-            Value::Int(_) => self.deserialize_any(visitor),
-            Value::Float(f) if f.is_finite() => self.deserialize_any(visitor),
-            _ => Err(unexpected()),
-        }
+        self.only(matches!(self.0, Value::Int(_)) || matches!(self.0, Value::Float(f) if f.is_finite()), visitor)
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self.0 {
-            Value::Str(_) => self.deserialize_any(visitor),
-            _ => Err(unexpected()),
-        }
+        self.only(matches!(self.0, Value::Str(_)), visitor)
     }
 
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self.0 {
-            Value::Str(_) | Value::List(_) => self.deserialize_any(visitor),
-            _ => Err(unexpected()),
-        }
+        self.only(matches!(self.0, Value::Str(_) | Value::List(_)), visitor)
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match null(self.0) {
-            true => visitor.visit_unit(),
-            false => Err(unexpected()),
-        }
+        self.only(null(self.0), visitor)
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self.0 {
-            Value::List(_) => self.deserialize_any(visitor),
-            _ => Err(unexpected()),
-        }
+        self.only(matches!(self.0, Value::List(_)), visitor)
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self.0 {
-            Value::Map(_) => self.deserialize_any(visitor),
-            _ => Err(unexpected()),
-        }
+        self.only(matches!(self.0, Value::Map(_)), visitor)
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -143,10 +115,7 @@ impl<'de> de::Deserializer<'de> for Deserializer<'de> {
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        match self.0 {
-            Value::List(_) | Value::Map(_) => self.deserialize_any(visitor),
-            _ => Err(unexpected()),
-        }
+        self.only(matches!(self.0, Value::List(_) | Value::Map(_)), visitor)
     }
 
     fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
@@ -187,6 +156,26 @@ impl<'de> de::Deserializer<'de> for Deserializer<'de> {
 
     fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         self.deserialize_bytes(visitor)
+    }
+}
+
+impl<'de> Deserializer<'de> {
+    /// The value as it is, when it is of a type the read at hand takes; else an error.
+    fn only<V: Visitor<'de>>(self, taken: bool, visitor: V) -> Result<V::Value, Error> {
+        match taken {
+            true => de::Deserializer::deserialize_any(self, visitor),
+            false => Err(unexpected()),
+        }
+    }
+}
+
+/// A map's members visited, all of them, as serde_json visits a JSON object's.
+fn map<'de, V: Visitor<'de>>(members: &'de Map, visitor: V) -> Result<V::Value, Error> {
+    let mut access = Members { members: members.iter(), value: None };
+    let value = visitor.visit_map(&mut access)?;
+    match access.members.len() {
+        0 => Ok(value),
+        left => Err(de::Error::invalid_length(members.len() - left, &"fewer entries in the map")),
     }
 }
 
@@ -251,24 +240,18 @@ impl<'de> MapAccess<'de> for Members<'de> {
 }
 
 /// Read a map of values (the effective values' top level) into `T`.
-pub fn from_map<'a, T: de::Deserialize<'a>>(map: &'a Map) -> Result<T, Error> {
-    let mut members = Members { members: map.iter(), value: None };
-    let value = T::deserialize(MapDeserializer(&mut members))?;
-    Ok(value)
+pub fn from_map<'a, T: de::Deserialize<'a>>(members: &'a Map) -> Result<T, Error> {
+    T::deserialize(MapDeserializer(members))
 }
 
 /// The top level, which is a map of its own (not a [`Value`]).
-struct MapDeserializer<'m, 'a>(&'m mut Members<'a>);
+struct MapDeserializer<'a>(&'a Map);
 
-impl<'de> de::Deserializer<'de> for MapDeserializer<'_, 'de> {
+impl<'de> de::Deserializer<'de> for MapDeserializer<'de> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        let value = visitor.visit_map(&mut *self.0)?;
-        match self.0.members.len() {
-            0 => Ok(value),
-            _ => Err(de::Error::custom("entries left in the map")),
-        }
+        map(self.0, visitor)
     }
 
     serde::forward_to_deserialize_any! {

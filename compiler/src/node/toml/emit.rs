@@ -142,7 +142,7 @@ fn key(out: &mut String, k: &KeyMut<'_>) {
 /// A key in its default form, as toml_writer writes it: bare when it can be, else in plain
 /// double quotes when it can be (the two cases containerd's keys fall in, written here
 /// directly), else as toml_writer chooses.
-fn default_key(out: &mut String, k: &str) {
+pub fn default_key(out: &mut String, k: &str) {
     if bare(k) {
         out.push_str(k);
     } else if plain_quotable(k) {

@@ -25,10 +25,9 @@ use toml_edit::{Array, DocumentMut, Item, Key, Table, Value};
 use toml_parser::decoder::{Encoding, ScalarKind};
 use toml_parser::parser::{Event, EventKind, RecursionGuard, ValidateWhitespace, parse_document};
 use toml_parser::{ParseError, Source};
-use toml_writer::WriteTomlKey as _;
 
 use super::Root;
-use super::emit::{bare, plain_quotable};
+use super::emit::{bare, default_key, plain_quotable};
 
 /// How deep arrays may nest and how long a header may be: below toml_edit's limit (80), so
 /// nothing it refuses for depth is read here.
@@ -152,22 +151,20 @@ impl Reader<'_, '_> {
             return None;
         }
         let text = raw.as_str();
+        // The common cases are told without writing the default form: a bare key, and one with
+        // no escape (decoded in place) that needs plain double quotes.
         let quoted_as_by_default = match event.encoding() {
-            None => true,
-            // No escape in it (decoded in place), and a key that needs quotes (not bare) and
-            // takes plain double quotes: what toml_writer writes.
+            None => bare(&decoded),
             Some(Encoding::BasicString) => {
                 matches!(decoded, Cow::Borrowed(_)) && !bare(&decoded) && plain_quotable(&decoded)
             }
             Some(_) => false,
+        } || {
+            let mut default = String::new();
+            default_key(&mut default, &decoded);
+            default == text
         };
         if quoted_as_by_default {
-            return Some(Key::new(decoded.into_owned()));
-        }
-        let mut default = String::new();
-        // Writing into a String cannot fail.
-        let _ = decoded.as_ref().write_toml_key(&mut default);
-        if default == text {
             return Some(Key::new(decoded.into_owned()));
         }
         // The key's own quoting is kept (for the drop-in, as toml_edit keeps it).
