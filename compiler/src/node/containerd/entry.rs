@@ -24,9 +24,14 @@ pub struct Inherited {
     pub from: Option<String>,
 }
 
-/// Pick and copy the runtime to inherit from (`GetDefaultRuntimeOptions`).
+/// Pick and copy the runtime to inherit from (`GetDefaultRuntimeOptions`) in the source's
+/// document whose root is `source`.
 pub fn inherit(source: &Table, version: Version, node: &NodeRuntime) -> Inherited {
-    let containerd = table(source, &["plugins", cri_plugin(version), "containerd"]);
+    inherit_from(table(source, &["plugins", cri_plugin(version), "containerd"]), version, node)
+}
+
+/// [`inherit`] from the source's CRI `containerd` table, if it has one.
+pub fn inherit_from(containerd: Option<&Table>, version: Version, node: &NodeRuntime) -> Inherited {
     let default = containerd
         .and_then(|c| c.get("default_runtime_name"))
         .and_then(Item::as_str)

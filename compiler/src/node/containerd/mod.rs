@@ -30,7 +30,7 @@ pub use entry::{entry as runtime_entry, inherit};
 
 use toml_edit::{Array, DocumentMut, Item, Table, Value};
 
-use super::toml::{Text, ensure_table, plain, set_value, style_like, table, table_mut};
+use super::toml::{Text, ensure_table, plain, set_value, style_like, table};
 use super::{Edit, FileChange, Files, NodeRuntime, current};
 use crate::error::Error;
 
@@ -90,10 +90,21 @@ fn read(files: &Files, path: &str, printed: bool) -> Result<Option<Text>, Error>
 
 /// The config version of a document (see the module docs).
 pub fn version(doc: &DocumentMut, file: &str, node: &NodeRuntime) -> Result<Version, Error> {
-    if doc.as_table().is_empty() {
+    version_of(doc.as_table().is_empty(), doc.get("version"), file, node)
+}
+
+/// The config version of a file (none: empty).
+fn text_version(text: Option<&Text>, file: &str, node: &NodeRuntime) -> Result<Version, Error> {
+    let empty = text.is_none_or(Text::is_empty);
+    version_of(empty, text.and_then(|t| t.item(&["version"])).as_deref(), file, node)
+}
+
+/// The config version of a document that is `empty` or holds `version`.
+fn version_of(empty: bool, version: Option<&Item>, file: &str, node: &NodeRuntime) -> Result<Version, Error> {
+    if empty {
         return Ok(if node.use_legacy_config { 1 } else { 2 });
     }
-    let version = match doc.get("version") {
+    let version = match version {
         None => return Ok(1),
         Some(item) => item.as_integer().ok_or_else(|| Error::NodeConfig {
             file: file.into(),
@@ -126,16 +137,16 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Edit, Error> {
     // The document runtime options are copied from: the source file if there is one, else the
     // top-level file itself (borrowed, not copied: it can be most of the file).
     let mut separate = match &node.source {
-        Some(path) => Some(read(files, path, false)?.map(|t| t.doc).unwrap_or_default()),
+        Some(path) => Some(read(files, path, false)?),
         None => None,
     };
-    let empty = DocumentMut::new();
     let (source, source_file) = match (&separate, &node.source) {
-        (Some(doc), Some(path)) => (doc, path.as_str()),
-        _ => (top.as_ref().map_or(&empty, |t| &t.doc), node.config.as_str()),
+        (Some(text), Some(path)) => (text.as_ref(), path.as_str()),
+        _ => (top.as_ref(), node.config.as_str()),
     };
-    let version = version(source, source_file, node)?;
-    let inherited = entry::inherit(source, version, node);
+    let version = text_version(source, source_file, node)?;
+    let containerd = source.and_then(|t| t.item(&["plugins", cri_plugin(version), "containerd"]));
+    let inherited = entry::inherit_from(containerd.as_deref().and_then(Item::as_table), version, node);
     let mut notes = vec![match &inherited.from {
         Some(name) => format!("config version {version}; runtime settings copied from `{name}`"),
         None => format!("config version {version}; no runc/crun runtime to copy, using the toolkit's defaults"),
@@ -153,8 +164,8 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Edit, Error> {
             // out of the document it was read from rather than copied. A drop-in that cannot be
             // made is reported before an import that cannot be added, as it always was.
             let source = match (&mut separate, &mut top) {
-                (Some(doc), _) | (None, Some(Text { doc, .. })) => take_table(doc, &["plugins", cri_plugin(version)]),
-                (None, None) => None,
+                (Some(Some(text)), _) | (None, Some(text)) => text.take_table(&["plugins", cri_plugin(version)]),
+                _ => None,
             };
             let text = drop_in::text(source, version, &inherited.table, node, &mut notes)?;
             let top_after = top_after?;
@@ -178,13 +189,6 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Edit, Error> {
             Ok(Edit { files: vec![change(files, &node.config, Some(after))], notes })
         }
     }
-}
-
-/// The table at a path, taken out of its document; `None` unless every step is a table.
-fn take_table(doc: &mut DocumentMut, path: &[&str]) -> Option<Table> {
-    let (last, parents) = path.split_last()?;
-    table_mut(doc.as_table_mut(), parents)?.get(last)?.as_table()?;
-    table_mut(doc.as_table_mut(), parents)?.remove(last)?.into_table().ok()
 }
 
 fn change(files: &Files, path: &str, after: Option<String>) -> FileChange {
@@ -220,8 +224,7 @@ fn ensure_import(
         Some(top) => top,
         None => new.insert(Text::parse(file, "")?),
     };
-    let root = top.doc.as_table_mut();
-    let mut imports = match root.get("imports") {
+    let mut imports = match top.item(&["imports"]).as_deref() {
         None => Array::new(),
         Some(item) => match item.as_array() {
             Some(array) if array.iter().any(|v| v.as_str() == Some(pattern)) => return Ok(text.map(str::to_owned)),

@@ -20,6 +20,8 @@ use std::fmt::Write as _;
 use toml_edit::{Item, KeyMut, Table, Value};
 use toml_writer::{TomlStringBuilder, WriteTomlKey as _, WriteTomlValue as _};
 
+use super::tree;
+
 /// Append the text of the document whose root is `root` to `out`, as toml_edit prints it
 /// after [`super::reset`]; `false` (and nothing appended) when it holds an array of tables.
 /// The table is borrowed mutably only to walk it with its keys (toml_edit lends a key's
@@ -131,6 +133,108 @@ impl Printer<'_> {
     }
 }
 
+/// Append the text of the tree whose root is `root` to `out`: the bytes [`fresh`] gives for
+/// the same document in toml_edit's types ([`tree::Table::to_edit`]; a test holds the two
+/// together), without making it.
+pub fn tree(out: &mut String, root: &tree::Table) {
+    TreePrinter { out, path: String::new(), first: true }.table(root);
+}
+
+/// [`Printer`] over a tree, which has no dotted tables and no arrays of tables.
+struct TreePrinter<'o> {
+    out: &'o mut String,
+    path: String,
+    first: bool,
+}
+
+impl TreePrinter<'_> {
+    fn table(&mut self, t: &tree::Table) {
+        let root = self.path.is_empty();
+        // An implicit table shows its header only when it has key/values of its own.
+        let mut pending = !root && t.implicit;
+        if !root && !pending {
+            self.header();
+        }
+        for (k, node) in t.iter() {
+            if let tree::Node::Value(v) = node {
+                if std::mem::take(&mut pending) {
+                    self.header();
+                }
+                self.first &= !root;
+                tree_key(self.out, k);
+                self.out.push_str(" = ");
+                tree_value(self.out, v);
+                self.out.push('\n');
+            }
+        }
+        for (k, node) in t.iter() {
+            if let tree::Node::Table(sub) = node {
+                let len = self.path.len();
+                if len > 0 {
+                    self.path.push('.');
+                }
+                tree_key(&mut self.path, k);
+                self.table(sub);
+                self.path.truncate(len);
+            }
+        }
+    }
+
+    fn header(&mut self) {
+        if !std::mem::take(&mut self.first) {
+            self.out.push('\n');
+        }
+        self.out.push('[');
+        self.out.push_str(&self.path);
+        self.out.push_str("]\n");
+    }
+}
+
+fn tree_key(out: &mut String, k: &tree::Key) {
+    match &k.raw {
+        Some(raw) => out.push_str(raw),
+        None => default_key(out, &k.name),
+    }
+}
+
+/// A tree's value in its default form, as [`value`] prints toml_edit's.
+fn tree_value(out: &mut String, v: &tree::Value) {
+    // Writing into a String cannot fail.
+    let _ = match v {
+        tree::Value::String(s) => {
+            default_string(out, s);
+            Ok(())
+        }
+        tree::Value::Integer(i) => i.write_toml_value(out),
+        tree::Value::Float(f) => f.write_toml_value(out),
+        tree::Value::Boolean(b) => b.write_toml_value(out),
+        tree::Value::Array(a) => {
+            out.push('[');
+            for (i, element) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                tree_value(out, element);
+            }
+            out.push(']');
+            Ok(())
+        }
+    };
+}
+
+/// A string in its default form, as toml_writer writes it: in plain double quotes when nothing
+/// in it needs escaping or another kind of quotes (the strings of containerd configs), else as
+/// toml_writer chooses.
+fn default_string(out: &mut String, s: &str) {
+    if plain_quotable(s) {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        let _ = TomlStringBuilder::new(s).as_default().write_toml_value(out);
+    }
+}
+
 /// A key as it was read (its quoting kept), or in its default form.
 fn key(out: &mut String, k: &KeyMut<'_>) {
     match k.as_repr().and_then(|r| r.as_raw().as_str()) {
@@ -171,7 +275,10 @@ pub fn plain_quotable(k: &str) -> bool {
 fn value(out: &mut String, v: &Value) {
     // Writing into a String cannot fail.
     let _ = match v {
-        Value::String(s) => TomlStringBuilder::new(s.value()).as_default().write_toml_value(out),
+        Value::String(s) => {
+            default_string(out, s.value());
+            Ok(())
+        }
         Value::Integer(i) => i.value().write_toml_value(out),
         Value::Float(f) => f.value().write_toml_value(out),
         Value::Boolean(b) => b.value().write_toml_value(out),

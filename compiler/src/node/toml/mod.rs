@@ -15,7 +15,9 @@
 
 pub mod emit;
 mod reader;
+pub mod tree;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::Value as J;
@@ -242,6 +244,17 @@ pub struct Text {
     /// Whether `doc` keeps the file's formatting and can be printed ([`Text::parse`]), or holds
     /// its values only ([`Text::read`]).
     formatted: bool,
+    /// The values, when [`Text::read`] read them quickly (`doc` is empty then): see
+    /// [`Text::item`] and [`Text::take_table`].
+    tree: Option<tree::Table>,
+}
+
+/// A table taken out of a [`Text`]: a tree's, or toml_edit's.
+pub enum Section {
+    /// Read quickly ([`Text::read`]).
+    Tree(tree::Table),
+    /// Parsed by toml_edit.
+    Edit(Table),
 }
 
 /// Where the top-level `key = value` lines of a file are.
@@ -269,8 +282,8 @@ impl Text {
     pub fn read(file: &str, text: &str) -> Result<Text, Error> {
         let mut unparsed = Text::unparsed(text);
         match reader::read(&unparsed.body) {
-            Some((doc, root)) => {
-                unparsed.doc = doc;
+            Some((tree, root)) => {
+                unparsed.tree = Some(tree);
                 unparsed.root = root;
                 Ok(unparsed)
             }
@@ -289,8 +302,56 @@ impl Text {
             self.root = root(&spanned);
             self.doc = spanned.into_mut();
             self.formatted = true;
+            self.tree = None;
         }
         Ok(())
+    }
+
+    /// Whether the file holds no keys.
+    pub fn is_empty(&self) -> bool {
+        self.tree.as_ref().map_or_else(|| self.doc.as_table().is_empty(), tree::Table::is_empty)
+    }
+
+    /// What the file holds at a path of keys, in toml_edit's types (made for the occasion from
+    /// a file [read](Text::read) quickly).
+    pub fn item(&self, path: &[&str]) -> Option<Cow<'_, Item>> {
+        let Some(tree) = &self.tree else {
+            let (last, parents) = path.split_last()?;
+            return table(self.doc.as_table(), parents)?.get(last).map(Cow::Borrowed);
+        };
+        let (last, parents) = path.split_last()?;
+        let mut at = tree;
+        for key in parents {
+            at = match at.get(key)? {
+                tree::Node::Table(t) => t,
+                tree::Node::Value(_) => return None,
+            };
+        }
+        Some(Cow::Owned(match at.get(last)? {
+            tree::Node::Table(t) => Item::Table(t.to_edit()),
+            tree::Node::Value(v) => Item::Value(v.to_edit()),
+        }))
+    }
+
+    /// The table at a path, taken out of the file's values; `None` unless every step is a
+    /// table.
+    pub fn take_table(&mut self, path: &[&str]) -> Option<Section> {
+        let (last, parents) = path.split_last()?;
+        let Some(tree) = &mut self.tree else {
+            let parent = table_mut(self.doc.as_table_mut(), parents)?;
+            parent.get(last)?.as_table()?;
+            return parent.remove(last)?.into_table().ok().map(Section::Edit);
+        };
+        let mut at = tree;
+        for key in parents {
+            at = at.table_mut(key)?;
+        }
+        let index = at.position(last)?;
+        matches!(at.iter().nth(index), Some((_, tree::Node::Table(_)))).then_some(())?;
+        match at.remove_at(index) {
+            (_, tree::Node::Table(t)) => Some(Section::Tree(t)),
+            (_, tree::Node::Value(_)) => None,
+        }
     }
 
     /// The text, not yet parsed.
@@ -302,7 +363,7 @@ impl Text {
         if !final_newline {
             body.push('\n');
         }
-        Text { doc: DocumentMut::new(), bom, crlf, final_newline, body, root: None, formatted: false }
+        Text { doc: DocumentMut::new(), bom, crlf, final_newline, body, root: None, formatted: false, tree: None }
     }
 
     /// The file's text with the top-level `key` set to `value`, written into the text as it
@@ -317,7 +378,7 @@ impl Text {
         bare.decor_mut().clear();
         let (range, new) = match root.values.iter().find(|(k, _)| k == key) {
             Some((_, span)) => (span.clone(), bare.to_string()),
-            None if self.doc.contains_key(key) => return None,
+            None if self.item(&[key]).is_some() => return None,
             None => {
                 let key = toml_edit::Key::new(key);
                 (root.end..root.end, format!("{}{} = {bare}\n", root.indent, key.display_repr()))
@@ -401,4 +462,4 @@ fn root(doc: &toml_edit::Document<&str>) -> Option<Root> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

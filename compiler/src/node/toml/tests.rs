@@ -10,7 +10,7 @@ use super::{Text, emit, reset, set_value};
 
 /// Every TOML file the node goldens start from, and configs shaped to catch what the
 /// shortcuts must get right.
-pub(super) fn configs() -> Vec<(String, String)> {
+pub(crate) fn configs() -> Vec<(String, String)> {
     let mut found = Vec::new();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/node");
     let mut dirs = vec![root];

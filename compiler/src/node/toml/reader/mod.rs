@@ -2,8 +2,8 @@
 //! values only, built straight from toml_parser's events (the lexer and parser toml_edit reads
 //! with), without the spans, decorations and representations toml_edit keeps for printing.
 //!
-//! Input: a file's text (as [`super::Text`] holds it). Output: the document's values, in
-//! toml_edit's types, with keys quoted as they were read, and where the top-level keys are
+//! Input: a file's text (as [`super::Text`] holds it). Output: the document's values as a
+//! [`tree`], with keys quoted as they were read, and where the top-level keys are
 //! ([`super::Root`]); or nothing, and then toml_edit reads the file.
 //!
 //! Why: containerd's drop-in mode never prints the config it reads (its import goes into the
@@ -21,13 +21,15 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use toml_edit::{Array, DocumentMut, Item, Key, Table, Value};
+use std::collections::HashMap;
+
 use toml_parser::decoder::{Encoding, ScalarKind};
 use toml_parser::parser::{Event, EventKind, RecursionGuard, ValidateWhitespace, parse_document};
 use toml_parser::{ParseError, Source};
 
 use super::Root;
 use super::emit::{bare, default_key, plain_quotable};
+use super::tree::{Key, Node, Table, Value};
 
 /// How deep arrays may nest and how long a header may be: below toml_edit's limit (80), so
 /// nothing it refuses for depth is read here.
@@ -35,7 +37,7 @@ const LIMIT: u32 = 64;
 
 /// The values of `body` and where its top-level keys are; `None` when the file is not one
 /// this reader takes (see the module docs).
-pub fn read(body: &str) -> Option<(DocumentMut, Option<Root>)> {
+pub fn read(body: &str) -> Option<(Table, Option<Root>)> {
     let source = Source::new(body);
     let tokens = source.lex().into_vec();
     let mut events = Vec::with_capacity(tokens.len());
@@ -49,19 +51,28 @@ pub fn read(body: &str) -> Option<(DocumentMut, Option<Root>)> {
         return None;
     }
     let mut reader =
-        Reader { source, events: &events, at: 0, root: Table::new(), root_values: Vec::new(), indent: None };
-    let mut current: Option<(Vec<Key>, Table)> = None;
+        Reader { source, events: &events, at: 0, root: Table::new(false), root_values: Vec::new(), indent: None };
+    let mut current: Option<(Vec<Read<'_>>, Table)> = None;
+    // The path of the last header, its vector used again for the next.
+    let mut spare = Vec::new();
     let mut siblings = Siblings::default();
     while let Some(event) = reader.next_significant() {
         match event.kind() {
             EventKind::StdTableOpen => {
-                if let Some((path, table)) = current.take() {
-                    siblings.push(&mut reader.root, path, table)?;
+                match current.take() {
+                    Some((path, table)) => {
+                        siblings.push(&mut reader.root, &path, table)?;
+                        spare = path;
+                    }
+                    // The top-level keys are all read.
+                    None => unique(&reader.root)?,
                 }
-                current = Some((reader.header()?, Table::new()));
+                spare.clear();
+                reader.header(&mut spare)?;
+                current = Some((std::mem::take(&mut spare), Table::new(false)));
             }
             EventKind::SimpleKey => {
-                let key = reader.key(event)?;
+                let key = reader.key(event)?.owned();
                 let start = event.span().start();
                 let span = match reader.next_significant()?.kind() {
                     EventKind::KeyValSep => {
@@ -70,23 +81,25 @@ pub fn read(body: &str) -> Option<(DocumentMut, Option<Root>)> {
                     }
                     _ => return None,
                 };
+                // A key repeated is looked for once the table is read ([`unique`]).
                 match &mut current {
-                    Some((_, table)) => insert(table, key, span.0)?,
+                    Some((_, table)) => table.push(key, Node::Value(span.0)),
                     None => {
                         if reader.indent.is_none() {
                             let line = body[..start].rfind('\n').map_or(0, |i| i + 1);
                             reader.indent = Some(body[line..start].to_owned());
                         }
-                        reader.root_values.push((key.get().to_owned(), span.1));
-                        insert(&mut reader.root, key, span.0)?;
+                        reader.root_values.push((key.name.to_string(), span.1));
+                        reader.root.push(key, Node::Value(span.0));
                     }
                 }
             }
             _ => return None,
         }
     }
-    if let Some((path, table)) = current.take() {
-        siblings.push(&mut reader.root, path, table)?;
+    match current.take() {
+        Some((path, table)) => siblings.push(&mut reader.root, &path, table)?,
+        None => unique(&reader.root)?,
     }
     siblings.place(&mut reader.root)?;
     let root = match (reader.root_values.last(), reader.indent) {
@@ -97,7 +110,20 @@ pub fn read(body: &str) -> Option<(DocumentMut, Option<Root>)> {
         }
         _ => None,
     };
-    Some((DocumentMut::from(reader.root), root))
+    Some((reader.root, root))
+}
+
+/// A key as read, borrowing the text: a header's keys are made [`Key`]s only where the tree
+/// keeps them (most headers repeat the path of the one before).
+struct Read<'s> {
+    name: Cow<'s, str>,
+    raw: Option<&'s str>,
+}
+
+impl Read<'_> {
+    fn owned(&self) -> Key {
+        Key { name: self.name.as_ref().into(), raw: self.raw.map(Box::from) }
+    }
 }
 
 struct Reader<'e, 's> {
@@ -111,7 +137,7 @@ struct Reader<'e, 's> {
     indent: Option<String>,
 }
 
-impl Reader<'_, '_> {
+impl<'s> Reader<'_, 's> {
     /// The next event that is not whitespace, a comment or a line end (toml_parser has
     /// validated those).
     fn next_significant(&mut self) -> Option<Event> {
@@ -124,9 +150,8 @@ impl Reader<'_, '_> {
         None
     }
 
-    /// A `[table]` header's path, its opening bracket read.
-    fn header(&mut self) -> Option<Vec<Key>> {
-        let mut path = Vec::new();
+    /// A `[table]` header's path into `path`, its opening bracket read.
+    fn header(&mut self, path: &mut Vec<Read<'s>>) -> Option<()> {
         loop {
             let event = self.next_significant()?;
             if event.kind() != EventKind::SimpleKey || path.len() >= LIMIT as usize {
@@ -135,14 +160,14 @@ impl Reader<'_, '_> {
             path.push(self.key(event)?);
             match self.next_significant()?.kind() {
                 EventKind::KeySep => {}
-                EventKind::StdTableClose => return Some(path),
+                EventKind::StdTableClose => return Some(()),
                 _ => return None,
             }
         }
     }
 
     /// A key, quoted as it was read when that is not how toml_edit quotes it by default.
-    fn key(&self, event: Event) -> Option<Key> {
+    fn key(&self, event: Event) -> Option<Read<'s>> {
         let raw = self.source.get(event)?;
         let mut decoded = Cow::Borrowed("");
         let mut error: Option<ParseError> = None;
@@ -164,12 +189,8 @@ impl Reader<'_, '_> {
             default_key(&mut default, &decoded);
             default == text
         };
-        if quoted_as_by_default {
-            return Some(Key::new(decoded.into_owned()));
-        }
-        // The key's own quoting is kept (for the drop-in, as toml_edit keeps it).
-        let mut parsed = Key::parse(text).ok()?;
-        (parsed.len() == 1).then(|| parsed.pop()).flatten().filter(|k| k.get() == decoded.as_ref())
+        // Otherwise the key's own quoting is kept (for the drop-in, as toml_edit keeps it).
+        Some(Read { name: decoded, raw: (!quoted_as_by_default).then_some(text) })
     }
 
     /// A value starting at `event`, and where it is in the text.
@@ -177,7 +198,7 @@ impl Reader<'_, '_> {
         match event.kind() {
             EventKind::Scalar => Some((self.scalar(event)?, event.span().start()..event.span().end())),
             EventKind::ArrayOpen => {
-                let mut array = Array::new();
+                let mut array = Vec::new();
                 loop {
                     let next = self.next_significant()?;
                     match next.kind() {
@@ -185,7 +206,7 @@ impl Reader<'_, '_> {
                             return Some((Value::Array(array), event.span().start()..next.span().end()));
                         }
                         EventKind::ValueSep => {}
-                        EventKind::Scalar | EventKind::ArrayOpen => array.push_formatted(self.value(next)?.0),
+                        EventKind::Scalar | EventKind::ArrayOpen => array.push(self.value(next)?.0),
                         _ => return None,
                     }
                 }
@@ -205,29 +226,32 @@ impl Reader<'_, '_> {
             return None;
         }
         match kind {
-            ScalarKind::String => Some(Value::from(decoded.into_owned())),
-            ScalarKind::Boolean(b) => Some(Value::from(b)),
-            ScalarKind::Integer(radix) => i64::from_str_radix(&decoded, radix.value()).ok().map(Value::from),
+            ScalarKind::String => Some(Value::String(decoded.into())),
+            ScalarKind::Boolean(b) => Some(Value::Boolean(b)),
+            ScalarKind::Integer(radix) => i64::from_str_radix(&decoded, radix.value()).ok().map(Value::Integer),
             ScalarKind::Float => {
                 let value = decoded.parse::<f64>().ok()?;
                 // An overflow (toml_edit refuses it) parses as infinite; `inf` is spelled out.
                 let spelled = decoded.trim_start_matches(['+', '-']).bytes().all(|b| b.is_ascii_alphabetic());
-                (value.is_finite() || spelled).then(|| Value::from(value))
+                (value.is_finite() || spelled).then_some(Value::Float(value))
             }
             ScalarKind::DateTime => None,
         }
     }
 }
 
-/// A key and its value into a table; `None` when the key is there already.
-fn insert(table: &mut Table, key: Key, value: Value) -> Option<()> {
-    if table.contains_key(key.get()) {
-        return None;
+/// `Some` when no key of the table's repeats.
+fn unique(table: &Table) -> Option<()> {
+    if table.len() <= SMALL {
+        let names: Vec<&str> = table.iter().map(|(k, _)| &*k.name).collect();
+        return names.iter().enumerate().all(|(i, name)| !names[..i].contains(name)).then_some(());
     }
-    // `extend` takes the key as it is; `insert_formatted` and `entry_format` copy it.
-    table.extend([(key, Item::Value(value))]);
-    Some(())
+    let mut seen = std::collections::HashSet::with_capacity(table.len());
+    table.iter().all(|(k, _)| seen.insert(&*k.name)).then_some(())
 }
+
+/// Up to how many entries a table is searched key by key rather than through a hash.
+const SMALL: usize = 16;
 
 /// Tables read under headers, waiting to go into the document: consecutive ones with the same
 /// parent (a config's hundreds of `[...registry.mirrors."<host>"]`) go in with one walk down.
@@ -240,14 +264,15 @@ struct Siblings {
 impl Siblings {
     /// A table read under the header `path`; the waiting ones go in first when their parent
     /// is another.
-    fn push(&mut self, root: &mut Table, mut path: Vec<Key>, table: Table) -> Option<()> {
-        let last = path.pop()?;
-        let same = path.len() == self.parents.len() && path.iter().zip(&self.parents).all(|(a, b)| a.get() == b.get());
+    fn push(&mut self, root: &mut Table, path: &[Read<'_>], table: Table) -> Option<()> {
+        unique(&table)?;
+        let (last, path) = path.split_last()?;
+        let same = path.len() == self.parents.len() && path.iter().zip(&self.parents).all(|(a, b)| *a.name == *b.name);
         if !same {
             self.place(root)?;
-            self.parents = path;
+            self.parents = path.iter().map(Read::owned).collect();
         }
-        self.tables.push((last, table));
+        self.tables.push((last.owned(), table));
         Some(())
     }
 
@@ -260,25 +285,56 @@ impl Siblings {
         }
         let mut at = root;
         for key in &self.parents {
-            if !at.contains_key(key.get()) {
-                let mut implicit = Table::new();
-                implicit.set_implicit(true);
-                at.extend([(key.clone(), Item::Table(implicit))]);
-            }
-            at = at.get_mut(key.get())?.as_table_mut()?;
+            // Searched from the end: the table on the way is most often the one made last.
+            let found = at.iter().rposition(|(k, _)| k.name == key.name);
+            let index = match found {
+                Some(index) => index,
+                None => {
+                    at.push(key.clone(), Node::Table(Table::new(true)));
+                    at.len() - 1
+                }
+            };
+            at = match at.iter_mut().nth(index) {
+                Some((_, Node::Table(t))) => t,
+                _ => return None,
+            };
         }
-        for (last, table) in self.tables.drain(..) {
-            if !at.contains_key(last.get()) {
-                at.extend([(last, Item::Table(table))]);
-                continue;
-            }
-            let existing = at.get_mut(last.get())?.as_table_mut().filter(|t| t.is_implicit())?;
-            existing.set_implicit(false);
-            for (name, item) in table.iter() {
-                if existing.contains_key(name) {
+        // Which waiting table each is already there (made on the way to a deeper one), decided
+        // before any goes in; a name twice among them is a table defined twice.
+        let mut existing = Vec::with_capacity(self.tables.len());
+        if at.len() + self.tables.len() <= SMALL {
+            for (i, (last, _)) in self.tables.iter().enumerate() {
+                if self.tables[..i].iter().any(|(k, _)| k.name == last.name) {
                     return None;
                 }
-                existing.extend([(table.key(name)?.clone(), item.clone())]);
+                existing.push(at.position(&last.name));
+            }
+        } else {
+            let mut names: HashMap<&str, Option<usize>> = HashMap::with_capacity(at.len() + self.tables.len());
+            names.extend(at.iter().enumerate().map(|(i, (k, _))| (&*k.name, Some(i))));
+            for (last, _) in &self.tables {
+                match names.insert(&last.name, None) {
+                    None => existing.push(None),
+                    Some(Some(index)) => existing.push(Some(index)),
+                    Some(None) => return None,
+                }
+            }
+        }
+        for ((last, table), existing) in self.tables.drain(..).zip(existing) {
+            let Some(index) = existing else {
+                at.push(last, Node::Table(table));
+                continue;
+            };
+            let defined = match at.iter_mut().nth(index) {
+                Some((_, Node::Table(t))) if t.implicit => t,
+                _ => return None,
+            };
+            defined.implicit = false;
+            for (key, node) in table.into_entries() {
+                if defined.position(&key.name).is_some() {
+                    return None;
+                }
+                defined.push(key, node);
             }
         }
         Some(())

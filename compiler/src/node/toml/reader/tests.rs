@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use toml_edit::{Array, DocumentMut, Item, Table, Value};
 
 use super::super::tests::{configs, table};
-use super::super::{Text, emit, plain};
+use super::super::{Text, emit, plain, tree};
 
 /// A document's text as the drop-in printer gives it: every key as it was read.
 fn printed(doc: &DocumentMut) -> Option<String> {
@@ -14,6 +14,20 @@ fn printed(doc: &DocumentMut) -> Option<String> {
     emit::reset_structure(&mut root);
     let mut out = String::new();
     emit::fresh(&mut out, &mut root).then_some(out)
+}
+
+/// The values of a text read quickly, in toml_edit's types.
+fn values(read: &Text) -> DocumentMut {
+    read.tree.as_ref().map_or_else(|| read.doc.clone(), |t| DocumentMut::from(t.to_edit()))
+}
+
+/// A tree's text as the drop-in printer gives it.
+fn printed_tree(tree: &tree::Table) -> String {
+    let mut root = tree.clone();
+    root.reset_structure();
+    let mut out = String::new();
+    emit::tree(&mut out, &root);
+    out
 }
 
 /// `text` read quickly and parsed give the same document and the same top-level edit; whether
@@ -30,11 +44,16 @@ fn same_as_toml_edit(name: &str, text: &str) -> Result<bool, TestCaseError> {
             return Err(TestCaseError::fail(format!("{name}: read {:?}, parsed {:?}", read.is_ok(), parsed.is_ok())));
         }
     };
-    prop_assert_eq!(
-        plain(&Item::Table(read.doc.as_table().clone())),
-        plain(&Item::Table(parsed.doc.as_table().clone()))
-    );
-    prop_assert_eq!(printed(&read.doc), printed(&parsed.doc), "{}", name);
+    let doc = values(&read);
+    prop_assert_eq!(plain(&Item::Table(doc.as_table().clone())), plain(&Item::Table(parsed.doc.as_table().clone())));
+    prop_assert_eq!(printed(&doc), printed(&parsed.doc), "{}", name);
+    if let Some(tree) = &read.tree {
+        // Printed from the tree itself, and the tree made again from toml_edit's types.
+        prop_assert_eq!(Some(printed_tree(tree)), printed(&parsed.doc), "{}", name);
+        // Compared as printed for debugging: a NaN is not equal to itself.
+        let again = tree::Table::from_edit(doc.as_table());
+        prop_assert_eq!(format!("{again:?}"), format!("{:?}", Some(tree)), "{}", name);
+    }
     let mut imports = parsed.doc.get("imports").and_then(Item::as_array).cloned().unwrap_or_default();
     imports.push("/etc/containerd/conf.d/*.toml");
     for (key, value) in [("imports", Value::Array(imports)), ("new key", Value::Array(Array::new()))] {
