@@ -258,6 +258,7 @@ pub enum Section {
 }
 
 /// Where the top-level `key = value` lines of a file are.
+#[derive(Debug)]
 struct Root {
     /// Each key and where its value is in the text.
     values: Vec<(String, std::ops::Range<usize>)>,

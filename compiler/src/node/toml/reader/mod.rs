@@ -1,6 +1,8 @@
 //! A quick reader for the TOML files whose formatting gpuplan does not keep: a document of
-//! values only, built straight from toml_parser's events (the lexer and parser toml_edit reads
-//! with), without the spans, decorations and representations toml_edit keeps for printing.
+//! values only, without the spans, decorations and representations toml_edit keeps for
+//! printing. Two front ends feed one [`Builder`]: [`scan`], a single pass over the lines
+//! containerd's own configs are made of, and, for any file it does not take, [`events`],
+//! built on toml_parser's events (the lexer and parser toml_edit reads with).
 //!
 //! Input: a file's text (as [`super::Text`] holds it). Output: the document's values as a
 //! [`tree`], with keys quoted as they were read, and where the top-level keys are
@@ -18,17 +20,14 @@
 //! path crosses a value. So a file it reads is one toml_edit accepts, with the same values
 //! (tests hold the two together).
 
+mod events;
+mod scan;
+
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::ops::Range;
 
-use std::collections::HashMap;
-
-use toml_parser::decoder::{Encoding, ScalarKind};
-use toml_parser::parser::{Event, EventKind, RecursionGuard, ValidateWhitespace, parse_document};
-use toml_parser::{ParseError, Source};
-
 use super::Root;
-use super::emit::{bare, default_key, plain_quotable};
 use super::tree::{Key, Node, Table, Value};
 
 /// How deep arrays may nest and how long a header may be: below toml_edit's limit (80), so
@@ -38,85 +37,14 @@ const LIMIT: u32 = 64;
 /// The values of `body` and where its top-level keys are; `None` when the file is not one
 /// this reader takes (see the module docs).
 pub fn read(body: &str) -> Option<(Table, Option<Root>)> {
-    let source = Source::new(body);
-    let tokens = source.lex().into_vec();
-    let mut events = Vec::with_capacity(tokens.len());
-    let mut errors: Option<ParseError> = None;
-    {
-        let mut validate = ValidateWhitespace::new(&mut events, source);
-        let mut guard = RecursionGuard::new(&mut validate, LIMIT);
-        parse_document(&tokens, &mut guard, &mut errors);
-    }
-    if errors.is_some() {
-        return None;
-    }
-    let mut reader =
-        Reader { source, events: &events, at: 0, root: Table::new(false), root_values: Vec::new(), indent: None };
-    let mut current: Option<(Vec<Read<'_>>, Table)> = None;
-    // The path of the last header, its vector used again for the next.
-    let mut spare = Vec::new();
-    let mut siblings = Siblings::default();
-    while let Some(event) = reader.next_significant() {
-        match event.kind() {
-            EventKind::StdTableOpen => {
-                match current.take() {
-                    Some((path, table)) => {
-                        siblings.push(&mut reader.root, &path, table)?;
-                        spare = path;
-                    }
-                    // The top-level keys are all read.
-                    None => unique(&reader.root)?,
-                }
-                spare.clear();
-                reader.header(&mut spare)?;
-                current = Some((std::mem::take(&mut spare), Table::new(false)));
-            }
-            EventKind::SimpleKey => {
-                let key = reader.key(event)?.owned();
-                let start = event.span().start();
-                let span = match reader.next_significant()?.kind() {
-                    EventKind::KeyValSep => {
-                        let value_event = reader.next_significant()?;
-                        reader.value(value_event)?
-                    }
-                    _ => return None,
-                };
-                // A key repeated is looked for once the table is read ([`unique`]).
-                match &mut current {
-                    Some((_, table)) => table.push(key, Node::Value(span.0)),
-                    None => {
-                        if reader.indent.is_none() {
-                            let line = body[..start].rfind('\n').map_or(0, |i| i + 1);
-                            reader.indent = Some(body[line..start].to_owned());
-                        }
-                        reader.root_values.push((key.name.to_string(), span.1));
-                        reader.root.push(key, Node::Value(span.0));
-                    }
-                }
-            }
-            _ => return None,
-        }
-    }
-    match current.take() {
-        Some((path, table)) => siblings.push(&mut reader.root, &path, table)?,
-        None => unique(&reader.root)?,
-    }
-    siblings.place(&mut reader.root)?;
-    let root = match (reader.root_values.last(), reader.indent) {
-        (Some((_, last)), Some(indent)) => {
-            // The rest of the last value's line is its trailing comment at most.
-            let end = body[last.end..].find('\n').map_or(body.len(), |i| last.end + i + 1);
-            Some(Root { values: reader.root_values, end, indent })
-        }
-        _ => None,
-    };
-    Some((reader.root, root))
+    scan::read(body).or_else(|| events::read(body))
 }
 
 /// A key as read, borrowing the text: a header's keys are made [`Key`]s only where the tree
 /// keeps them (most headers repeat the path of the one before).
 struct Read<'s> {
     name: Cow<'s, str>,
+    /// The key as written, when that is not its default form.
     raw: Option<&'s str>,
 }
 
@@ -126,117 +54,89 @@ impl Read<'_> {
     }
 }
 
-struct Reader<'e, 's> {
-    source: Source<'s>,
-    events: &'e [Event],
-    at: usize,
+/// The tree and the top-level keys' places, built as a front end reads headers and
+/// `key = value` lines in the order of the text.
+struct Builder<'s> {
+    body: &'s str,
     root: Table,
     /// The top-level keys and where their values are.
     root_values: Vec<(String, Range<usize>)>,
     /// The first top-level key's indentation.
     indent: Option<String>,
+    /// The table being read: its header's path and its values.
+    current: Option<(Vec<Read<'s>>, Table)>,
+    /// The path of the last header, its vector used again for the next.
+    spare: Vec<Read<'s>>,
+    siblings: Siblings,
 }
 
-impl<'s> Reader<'_, 's> {
-    /// The next event that is not whitespace, a comment or a line end (toml_parser has
-    /// validated those).
-    fn next_significant(&mut self) -> Option<Event> {
-        while let Some(event) = self.events.get(self.at).copied() {
-            self.at += 1;
-            if !matches!(event.kind(), EventKind::Whitespace | EventKind::Comment | EventKind::Newline) {
-                return Some(event);
-            }
-        }
-        None
-    }
-
-    /// A `[table]` header's path into `path`, its opening bracket read.
-    fn header(&mut self, path: &mut Vec<Read<'s>>) -> Option<()> {
-        loop {
-            let event = self.next_significant()?;
-            if event.kind() != EventKind::SimpleKey || path.len() >= LIMIT as usize {
-                return None;
-            }
-            path.push(self.key(event)?);
-            match self.next_significant()?.kind() {
-                EventKind::KeySep => {}
-                EventKind::StdTableClose => return Some(()),
-                _ => return None,
-            }
+impl<'s> Builder<'s> {
+    fn new(body: &'s str) -> Builder<'s> {
+        Builder {
+            body,
+            root: Table::new(false),
+            root_values: Vec::new(),
+            indent: None,
+            current: None,
+            spare: Vec::new(),
+            siblings: Siblings::default(),
         }
     }
 
-    /// A key, quoted as it was read when that is not how toml_edit quotes it by default.
-    fn key(&self, event: Event) -> Option<Read<'s>> {
-        let raw = self.source.get(event)?;
-        let mut decoded = Cow::Borrowed("");
-        let mut error: Option<ParseError> = None;
-        raw.decode_key(&mut decoded, &mut error);
-        if error.is_some() {
-            return None;
-        }
-        let text = raw.as_str();
-        // The common cases are told without writing the default form: a bare key, and one with
-        // no escape (decoded in place) that needs plain double quotes.
-        let quoted_as_by_default = match event.encoding() {
-            None => bare(&decoded),
-            Some(Encoding::BasicString) => {
-                matches!(decoded, Cow::Borrowed(_)) && !bare(&decoded) && plain_quotable(&decoded)
+    /// A header begins: the table before it is done. The vector to read its path into.
+    fn header(&mut self) -> Option<Vec<Read<'s>>> {
+        match self.current.take() {
+            Some((path, table)) => {
+                self.siblings.push(&mut self.root, &path, table)?;
+                self.spare = path;
             }
-            Some(_) => false,
-        } || {
-            let mut default = String::new();
-            default_key(&mut default, &decoded);
-            default == text
-        };
-        // Otherwise the key's own quoting is kept (for the drop-in, as toml_edit keeps it).
-        Some(Read { name: decoded, raw: (!quoted_as_by_default).then_some(text) })
+            // The top-level keys are all read.
+            None => unique(&self.root)?,
+        }
+        let mut path = std::mem::take(&mut self.spare);
+        path.clear();
+        Some(path)
     }
 
-    /// A value starting at `event`, and where it is in the text.
-    fn value(&mut self, event: Event) -> Option<(Value, Range<usize>)> {
-        match event.kind() {
-            EventKind::Scalar => Some((self.scalar(event)?, event.span().start()..event.span().end())),
-            EventKind::ArrayOpen => {
-                let mut array = Vec::new();
-                loop {
-                    let next = self.next_significant()?;
-                    match next.kind() {
-                        EventKind::ArrayClose => {
-                            return Some((Value::Array(array), event.span().start()..next.span().end()));
-                        }
-                        EventKind::ValueSep => {}
-                        EventKind::Scalar | EventKind::ArrayOpen => array.push(self.value(next)?.0),
-                        _ => return None,
-                    }
+    /// A header's path is read: its table begins.
+    fn table(&mut self, path: Vec<Read<'s>>) {
+        self.current = Some((path, Table::new(false)));
+    }
+
+    /// A `key = value` line: the key starting at `start`, the value at `span`. A key repeated
+    /// is looked for once the table is read ([`unique`]).
+    fn value(&mut self, key: &Read<'_>, start: usize, value: Value, span: Range<usize>) {
+        let key = key.owned();
+        match &mut self.current {
+            Some((_, table)) => table.push(key, Node::Value(value)),
+            None => {
+                if self.indent.is_none() {
+                    let line = self.body[..start].rfind('\n').map_or(0, |i| i + 1);
+                    self.indent = Some(self.body[line..start].to_owned());
                 }
+                self.root_values.push((key.name.to_string(), span));
+                self.root.push(key, Node::Value(value));
+            }
+        }
+    }
+
+    /// The text is read: the tree, and where the top-level keys are.
+    fn finish(mut self) -> Option<(Table, Option<Root>)> {
+        match self.current.take() {
+            Some((path, table)) => self.siblings.push(&mut self.root, &path, table)?,
+            None => unique(&self.root)?,
+        }
+        self.siblings.place(&mut self.root)?;
+        let body = self.body;
+        let root = match (self.root_values.last(), self.indent) {
+            (Some((_, last)), Some(indent)) => {
+                // The rest of the last value's line is its trailing comment at most.
+                let end = body[last.end..].find('\n').map_or(body.len(), |i| last.end + i + 1);
+                Some(Root { values: self.root_values, end, indent })
             }
             _ => None,
-        }
-    }
-
-    /// A string, boolean, integer or float, decoded as toml_edit decodes it; `None` for a
-    /// date-time, or a number out of range.
-    fn scalar(&self, event: Event) -> Option<Value> {
-        let raw = self.source.get(event)?;
-        let mut decoded = Cow::Borrowed("");
-        let mut error: Option<ParseError> = None;
-        let kind = raw.decode_scalar(&mut decoded, &mut error);
-        if error.is_some() {
-            return None;
-        }
-        match kind {
-            ScalarKind::String => Some(Value::String(decoded.into())),
-            ScalarKind::Boolean(b) => Some(Value::Boolean(b)),
-            ScalarKind::Integer(radix) => i64::from_str_radix(&decoded, radix.value()).ok().map(Value::Integer),
-            ScalarKind::Float => {
-                let value = decoded.parse::<f64>().ok()?;
-                // An overflow (toml_edit refuses it) parses as infinite; `inf` is spelled out.
-                let spelled = decoded.trim_start_matches(['+', '-']).bytes().all(|b| b.is_ascii_alphabetic());
-                (value.is_finite() || spelled).then_some(Value::Float(value))
-            }
-            ScalarKind::DateTime => None,
-        }
+        };
+        Some((self.root, root))
     }
 }
 

@@ -135,6 +135,99 @@ fn a_file_read_quickly_is_printed_only_once_parsed() {
     assert_eq!(read.render(), text);
 }
 
+/// What the quick scan reads, it reads as toml_parser's events do; whether it read it.
+fn scan_as_events(text: &str) -> Result<bool, TestCaseError> {
+    let Some(scanned) = super::scan::read(text) else { return Ok(false) };
+    let events = super::events::read(text);
+    prop_assert!(events.is_some(), "scanned what the events' reader leaves: {:?}", text);
+    prop_assert_eq!(format!("{:?}", Some(scanned)), format!("{events:?}"), "{:?}", text);
+    Ok(true)
+}
+
+#[test]
+fn the_scan_reads_as_the_events_do_and_takes_the_shipped_configs() {
+    let mut scanned = Vec::new();
+    for (name, text) in configs() {
+        if scan_as_events(&text).expect("same as the events") {
+            scanned.push(name);
+        }
+    }
+    // containerd's shipped configs are made only of what the scan takes (1.7's has an array
+    // of tables, which only toml_edit reads).
+    for version in ["containerd-1.6-default", "containerd-2-default"] {
+        assert!(scanned.iter().any(|name| name.contains(version)), "{version} not scanned: {scanned:?}");
+    }
+    let taken = |texts: &[&str]| -> Vec<bool> {
+        texts.iter().map(|text| scan_as_events(text).expect("same as the events")).collect()
+    };
+    // Of the crafted files, those with only headers, plain keys, integers and arrays.
+    assert_eq!(taken(&CRAFTED), [false, false, false, true, true, true, false, false, false, false, false, false]);
+    assert_eq!(taken(&SCAN_EDGES), [[true; 4].as_slice(), &[false; 8]].concat());
+}
+
+/// Lines at the edge of what the scan takes; the first four it takes.
+const SCAN_EDGES: [&str; 12] = [
+    "a = \"\"\nb = -0\nc = [ ]\n\"\" = 'c:\\dir'\n",
+    "[ a . \"b\" ]  # c\n  x = [\n  1, # one\n  [true, false],\n\n]\n",
+    "\"bare\" = \"tab\there\"\n\"ü\" = \"é\"\n",
+    "x = -9223372036854775808\n",
+    "x = 9223372036854775808\n",
+    "x = 01\n",
+    "x = '''\n",
+    "\"a\tb\" = 1\n",
+    "x = [1,,2]\n",
+    "x = 1\r\n",
+    "x = \"\u{7f}\"\n",
+    "x = true1\n",
+];
+
+/// A line of a config as the scan may meet it: taken, near what it takes, or not TOML.
+fn scan_line() -> impl Strategy<Value = String> {
+    let key = prop_oneof![
+        Just("a".to_owned()),
+        "[a-z0-9_-]{1,4}",
+        "\"[a-z. \t\\\\'-]{0,4}\"",
+        "'[a-z.]{0,3}'",
+        Just("a.b".to_owned()),
+        Just("ü".to_owned()),
+    ];
+    let scalar = prop_oneof![
+        "\"[a-z \t\\\\'#\\]\\[,ü\u{7f}\u{1}-]{0,5}\"",
+        "'[a-z \\\\\"#,]{0,4}'",
+        Just("\"\"\"x\"\"\"".to_owned()),
+        Just("'''x'''".to_owned()),
+        "-?[0-9_]{1,4}",
+        "[+-]?[0-9]{1,3}[.e][0-9]{1,2}",
+        prop_oneof![Just("true"), Just("false"), Just("tru"), Just("truex"), Just("inf"), Just("nan")]
+            .prop_map(str::to_owned),
+        Just("1979-05-27".to_owned()),
+        Just("{ a = 1 }".to_owned()),
+    ];
+    let separator = prop_oneof![Just(","), Just(", "), Just(",\n"), Just(" # c\n,"), Just("")];
+    let value = prop_oneof![
+        scalar.clone(),
+        prop::collection::vec((scalar, separator), 0..4)
+            .prop_map(|items| format!("[{}]", items.into_iter().map(|(v, sep)| v + sep).collect::<String>())),
+    ];
+    let header = prop::collection::vec(key.clone(), 1..4).prop_map(|keys| format!("[{}]", keys.join(".")));
+    let blank = prop_oneof![Just(""), Just(" "), Just("\t"), Just("  ")];
+    let end = prop_oneof![Just(""), Just(" # note"), Just("#\t ü"), Just(" x"), Just("\r"), Just("# \u{7}")];
+    prop_oneof![
+        (blank.clone(), key, blank.clone(), value, end.clone())
+            .prop_map(|(b, k, b2, v, e)| format!("{b}{k}{b2}={b2}{v}{e}\n")),
+        (blank.clone(), header, end.clone()).prop_map(|(b, h, e)| format!("{b}{h}{e}\n")),
+        (blank, end).prop_map(|(b, e)| format!("{b}{e}\n")),
+        Just("[[a]]\n".to_owned()),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn any_text_the_scan_reads_it_reads_as_the_events_do(lines in prop::collection::vec(scan_line(), 1..8)) {
+        scan_as_events(&lines.concat())?;
+    }
+}
+
 proptest! {
     #[test]
     fn any_printed_table_reads_as_toml_edit_reads_it(root in table()) {
