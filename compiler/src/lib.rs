@@ -39,6 +39,7 @@ pub mod values;
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use config::Config;
 pub use error::{Diagnostic, Error, Severity};
@@ -121,10 +122,12 @@ pub fn load(inputs: &Inputs, read_file: &mut FileReader<'_>) -> Result<Values, E
 /// `values/values.yaml` by the test suite).
 pub const DEFAULT_VALUES_SNAPSHOT: &[u8] = include_bytes!("../../values/values.snapshot");
 
+/// The built-in defaults, decoded once.
+static DEFAULTS: OnceLock<Result<Values, String>> = OnceLock::new();
+
 /// The built-in defaults, decoded once from their snapshot (parsed from the YAML when the
 /// snapshot is not of this text).
 pub fn defaults() -> Result<&'static Values, Error> {
-    static DEFAULTS: OnceLock<Result<Values, String>> = OnceLock::new();
     DEFAULTS
         .get_or_init(|| match values::snapshot::decode(DEFAULT_VALUES_SNAPSHOT, DEFAULT_VALUES) {
             Some(values) => Ok(values),
@@ -135,9 +138,26 @@ pub fn defaults() -> Result<&'static Values, Error> {
 }
 
 /// Stage 2: lay the user values over the built-in defaults (Helm's `CoalesceValues`).
+///
+/// The first coalescing of a process, before anything decoded the defaults, decodes a copy of
+/// its own and moves what the user did not set into the effective values: a CLI command or the
+/// node agent coalesces once, and copying the defaults cost most of what decoding them does.
+/// Later ones (the operator's) copy from the defaults decoded once ([`defaults`]).
 pub fn coalesce(user: Values) -> Result<Effective, Error> {
-    let chart = Chart { name: CHART_NAME.into(), values: Cow::Borrowed(&defaults()?.0), dependencies: Vec::new() };
-    let (values, warnings) = merge::coalesce(&chart, user.0.clone())?;
+    static COALESCED: AtomicBool = AtomicBool::new(false);
+    let first = !COALESCED.swap(true, Ordering::Relaxed) && DEFAULTS.get().is_none();
+    let own = first.then(|| values::snapshot::decode(DEFAULT_VALUES_SNAPSHOT, DEFAULT_VALUES)).flatten();
+    let (values, warnings) = match own {
+        Some(own) => {
+            let chart = Chart { name: CHART_NAME.into(), values: Cow::Owned(own.0), dependencies: Vec::new() };
+            merge::coalesce_owned(chart, user.0.clone())?
+        }
+        None => {
+            let chart =
+                Chart { name: CHART_NAME.into(), values: Cow::Borrowed(&defaults()?.0), dependencies: Vec::new() };
+            merge::coalesce(&chart, user.0.clone())?
+        }
+    };
     Ok(Effective { user, values: Values(values), warnings })
 }
 

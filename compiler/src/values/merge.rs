@@ -55,6 +55,18 @@ pub fn coalesce(chart: &Chart<'_>, user: Map) -> Result<(Map, Vec<Diagnostic>), 
     run(chart, user, false)
 }
 
+/// [`coalesce`], taking the chart: the defaults the user did not set are moved into the
+/// result rather than copied.
+pub fn coalesce_owned(chart: Chart<'_>, user: Map) -> Result<(Map, Vec<Diagnostic>), Error> {
+    let Chart { name, values, dependencies } = chart;
+    let chart = Chart { name, values: Cow::Owned(Map::new()), dependencies };
+    let mut out = Coalescer { warnings: Vec::new() };
+    let mut user = user;
+    out.values(&chart, values, &mut user, "", "", false);
+    out.dependencies(&chart, &mut user, "", "", false)?;
+    Ok((user, out.warnings))
+}
+
 /// Helm's `MergeValues`: like [`coalesce`] but `null`s are kept, never deleted.
 pub fn merge_values(chart: &Chart<'_>, user: Map) -> Result<(Map, Vec<Diagnostic>), Error> {
     run(chart, user, true)
@@ -64,7 +76,7 @@ pub fn merge_values(chart: &Chart<'_>, user: Map) -> Result<(Map, Vec<Diagnostic
 pub fn coalesce_tables(dst: Map, src: &Map) -> (Map, Vec<Diagnostic>) {
     let mut out = Coalescer { warnings: Vec::new() };
     let mut dst = dst;
-    out.tables(&mut dst, src, "", "", false);
+    out.tables(&mut dst, Cow::Borrowed(src), "", "", false);
     (dst, out.warnings)
 }
 
@@ -72,7 +84,7 @@ pub fn coalesce_tables(dst: Map, src: &Map) -> (Map, Vec<Diagnostic>) {
 pub fn merge_tables(dst: Map, src: &Map) -> (Map, Vec<Diagnostic>) {
     let mut out = Coalescer { warnings: Vec::new() };
     let mut dst = dst;
-    out.tables(&mut dst, src, "", "", true);
+    out.tables(&mut dst, Cow::Borrowed(src), "", "", true);
     (dst, out.warnings)
 }
 
@@ -97,6 +109,23 @@ fn child_pointer(pointer: &str, key: &str) -> String {
     p
 }
 
+/// A map's entries: moved out of it when it is owned, borrowed when it is borrowed.
+fn entries<'m>(map: Cow<'m, Map>) -> Box<dyn Iterator<Item = (Cow<'m, str>, Cow<'m, Node>)> + 'm> {
+    match map {
+        Cow::Borrowed(map) => Box::new(map.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v)))),
+        Cow::Owned(map) => Box::new(map.into_iter().map(|(k, v)| (Cow::Owned(k), Cow::Owned(v)))),
+    }
+}
+
+/// The map a node holds, moved out of it when it is owned.
+fn into_map(node: Cow<'_, Node>) -> Cow<'_, Map> {
+    match node {
+        Cow::Borrowed(Node { value: Value::Map(map), .. }) => Cow::Borrowed(map),
+        Cow::Owned(Node { value: Value::Map(map), .. }) => Cow::Owned(map),
+        _ => Cow::Owned(Map::new()),
+    }
+}
+
 fn inline_map() -> Node {
     Node::new(Value::Map(Map::new()), Origin::new(Source::Inline))
 }
@@ -115,32 +144,41 @@ impl Coalescer {
         pointer: &str,
         merge: bool,
     ) -> Result<(), Error> {
-        self.values(chart, dest, prefix, pointer, merge);
+        self.values(chart, Cow::Borrowed(&chart.values), dest, prefix, pointer, merge);
         self.dependencies(chart, dest, prefix, pointer, merge)
     }
 
-    /// `coalesceValues`: walk the chart's default keys.
-    fn values(&mut self, chart: &Chart<'_>, dest: &mut Map, prefix: &str, pointer: &str, merge: bool) {
+    /// `coalesceValues`: walk the chart's default keys (`values`, the chart's own or taken
+    /// from it).
+    fn values(
+        &mut self,
+        chart: &Chart<'_>,
+        values: Cow<'_, Map>,
+        dest: &mut Map,
+        prefix: &str,
+        pointer: &str,
+        merge: bool,
+    ) {
         let sub_prefix = concat(prefix, &chart.name);
-        for (key, default) in chart.values.iter() {
-            let key_pointer = child_pointer(pointer, key);
-            match dest.get_mut(key) {
+        for (key, default) in entries(values) {
+            match dest.get_mut(key.as_ref()) {
                 None => {
-                    dest.insert(key.clone(), default.clone());
+                    dest.insert(key.into_owned(), default.into_owned());
                 }
                 Some(user) if user.is_null() && !merge => {
-                    dest.remove(key);
+                    dest.remove(key.as_ref());
                 }
                 Some(Node { value: Value::Map(user_map), origin }) => match &default.value {
-                    Value::Map(default_map) => {
-                        let merge = merge || chart.dependencies.iter().any(|d| &d.name == key);
-                        self.tables(user_map, default_map, &concat(&sub_prefix, key), &key_pointer, merge);
+                    Value::Map(_) => {
+                        let merge = merge || chart.dependencies.iter().any(|d| d.name == key);
+                        let (full, key_pointer) = (concat(&sub_prefix, &key), child_pointer(pointer, &key));
+                        self.tables(user_map, into_map(default), &full, &key_pointer, merge);
                     }
                     Value::Null => {}
                     _ => {
                         let origin = origin.clone();
                         self.warn(
-                            &key_pointer,
+                            &child_pointer(pointer, &key),
                             Some(&origin),
                             format!("skipped value for {sub_prefix}.{key}: Not a table."),
                         );
@@ -223,7 +261,7 @@ impl Coalescer {
                         let existing_map = existing_map.clone();
                         self.tables(
                             &mut merged,
-                            &existing_map,
+                            Cow::Owned(existing_map),
                             &concat(prefix, &key),
                             &child_pointer(&global_pointer, &key),
                             true,
@@ -252,24 +290,24 @@ impl Coalescer {
         dest.insert("global".into(), Node::new(Value::Map(dest_global), Origin::new(Source::Inline)));
     }
 
-    /// `coalesceTablesFullKey`: `dst` (user, authoritative) over `src` (defaults).
-    fn tables(&mut self, dst: &mut Map, src: &Map, prefix: &str, pointer: &str, merge: bool) {
-        for (key, default) in src {
-            let full = concat(prefix, key);
-            let key_pointer = child_pointer(pointer, key);
-            let Some(user) = dst.get_mut(key) else {
-                dst.insert(key.clone(), default.clone());
+    /// `coalesceTablesFullKey`: `dst` (user, authoritative) over `src` (defaults: copied
+    /// where borrowed, moved where owned).
+    fn tables(&mut self, dst: &mut Map, src: Cow<'_, Map>, prefix: &str, pointer: &str, merge: bool) {
+        for (key, default) in entries(src) {
+            let Some(user) = dst.get_mut(key.as_ref()) else {
+                dst.insert(key.into_owned(), default.into_owned());
                 continue;
             };
             if user.is_null() {
                 if !merge && !default.is_null() {
-                    dst.remove(key);
+                    dst.remove(key.as_ref());
                 }
                 continue;
             }
+            let (full, key_pointer) = (concat(prefix, &key), child_pointer(pointer, &key));
             match (&mut user.value, &default.value) {
-                (Value::Map(user_map), Value::Map(default_map)) => {
-                    self.tables(user_map, default_map, &full, &key_pointer, merge);
+                (Value::Map(user_map), Value::Map(_)) => {
+                    self.tables(user_map, into_map(default), &full, &key_pointer, merge);
                 }
                 (_, Value::Map(_)) => {
                     let origin = user.origin.clone();
@@ -314,6 +352,23 @@ mod tests {
         assert_eq!(out["b"].as_map().map(|m| m.keys().cloned().collect::<Vec<_>>()), Some(vec!["x".to_owned()]));
         assert!(out["z"].is_null(), "a user null with no default stays");
         assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn given_the_chart_taken_the_result_and_warnings_are_those_of_the_chart_borrowed() {
+        let defaults = "a: 1\nb: {x: 1, y: {p: 2, q: [1]}, z: null}\nc: {d: 1}\ne: 2\nn: null\nglobal: {g: 1}\n";
+        let users = [
+            "a: null\nb: {y: {p: null, r: 3}, z: 4}\n",
+            "b: 5\nc: {d: {deep: 1}}\ne: {f: 1}\n",
+            "n: {m: 1}\nb: {y: 7, x: null}\nnew: [1]\n",
+            "{}\n",
+        ];
+        for user in users {
+            let chart = || Chart { name: "c".into(), values: Cow::Owned(map(defaults)), dependencies: vec![] };
+            let borrowed = coalesce(&chart(), map(user)).expect("coalesces");
+            let taken = coalesce_owned(chart(), map(user)).expect("coalesces");
+            assert_eq!(format!("{taken:?}"), format!("{borrowed:?}"), "{user}");
+        }
     }
 
     #[test]
