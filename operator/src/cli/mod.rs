@@ -103,6 +103,14 @@ pub fn main() -> ExitCode {
     ExitCode::from(code.unwrap_or_else(|e| report(&e)))
 }
 
+/// Leave what a one-shot command holds until it ends to the process's exit, which gives the
+/// memory back at once, rather than freeing it one allocation at a time: for `template`'s plan
+/// and values that was 1.6 M instructions, a tenth of the command. Not for what the long-running
+/// commands (`operator`, `node-agent`) hold.
+pub fn leave<T>(data: T) {
+    std::mem::forget(data);
+}
+
 /// Print an error to stderr and give the error exit code.
 pub fn report(error: &anyhow::Error) -> u8 {
     let mut stderr = std::io::stderr().lock();

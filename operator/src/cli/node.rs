@@ -103,13 +103,14 @@ pub fn run(command: &Command) -> anyhow::Result<u8> {
 /// The node change the values resolve to, with the path overrides; `None` after printing
 /// errors.
 fn resolve(args: &Args) -> anyhow::Result<Option<NodeRuntime>> {
-    let compiled = args.values.compile()?;
+    let mut compiled = args.values.compile()?;
     if compiled.print_diagnostics() {
         return Ok(None);
     }
-    let Some(mut node) = compiled.node else {
+    let Some(mut node) = compiled.node.take() else {
         anyhow::bail!("the values resolve to no node change");
     };
+    super::leave(compiled);
     if let Some(path) = &args.config {
         node.config = absolute(path)?;
     }

@@ -137,7 +137,7 @@ fn compile_for_facts(
 
 /// Run `gpuplan template`.
 pub fn run_template(args: &TemplateArgs) -> anyhow::Result<u8> {
-    let Some(plan) = compile(&args.values, &args.name, &args.release)? else {
+    let Some((plan, compiled)) = compile_with_values(&args.values, &args.name, &args.release)? else {
         return Ok(EXIT_ERROR);
     };
     let crds = if args.include_crds { plan.crds.clone() } else { Vec::new() };
@@ -156,6 +156,7 @@ pub fn run_template(args: &TemplateArgs) -> anyhow::Result<u8> {
             super::output_dir::write(crds.iter().chain(plan.manifests()), Path::new(dir), &mut tell)?;
         }
     }
+    super::leave((plan, compiled, crds));
     Ok(EXIT_OK)
 }
 
