@@ -10,9 +10,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use deferred::Deferred;
+
 mod agent;
 mod cluster;
 pub mod crd;
+mod deferred;
 mod diff;
 mod explain;
 mod facts;
@@ -47,37 +50,37 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print every Kubernetes object of the install, as `helm template` prints a chart.
-    Template(template::TemplateArgs),
+    Template(Deferred<template::TemplateArgs>),
     /// Print the whole plan: stages and objects in apply order, the node change, the digest.
-    Plan(template::PlanArgs),
+    Plan(Deferred<template::PlanArgs>),
     /// Apply the plan to a cluster as a new release (server-side apply, stage by stage).
-    Install(cluster::InstallArgs),
+    Install(Deferred<cluster::InstallArgs>),
     /// Apply the plan to an existing release; prune what left the plan.
-    Upgrade(cluster::InstallArgs),
+    Upgrade(Deferred<cluster::InstallArgs>),
     /// Delete everything a release applied, in reverse stage order.
-    Uninstall(cluster::UninstallArgs),
+    Uninstall(Deferred<cluster::UninstallArgs>),
     /// Show what changes between two plans, or between a plan and the values flags.
-    Diff(diff::Args),
+    Diff(Deferred<diff::Args>),
     /// Print the effective values: the built-in defaults with files and flags applied.
-    Values(values::Args),
+    Values(Deferred<values::Args>),
     /// Check values against the schema and gpuplan's rules; print every problem.
-    Lint(lint::Args),
+    Lint(Deferred<lint::Args>),
     /// Say where a field of a rendered object came from: values, origins, rules, conditions.
-    Explain(explain::Args),
+    Explain(Deferred<explain::Args>),
     /// Print the values JSON Schema.
-    Schema(schema::Args),
+    Schema(Deferred<schema::Args>),
     /// Print what gpuplan reads of a live cluster (nodes, their OS and runtime, served APIs),
     /// as a file for `--facts`.
-    Facts(facts::Args),
+    Facts(Deferred<facts::Args>),
     /// Print the GPUPlan CustomResourceDefinition (with `--all`, also PlanRelease's).
-    Crd(crd::Args),
+    Crd(Deferred<crd::Args>),
     /// Preview, apply or revert the change to a GPU node's container runtime config.
     #[command(subcommand)]
-    Node(node::Command),
+    Node(Deferred<node::Command>),
     /// Run on a GPU node: configure its container runtime, keep it so, revert on SIGTERM.
-    NodeAgent(agent::Args),
+    NodeAgent(Deferred<agent::Args>),
     /// Run in the cluster: keep it at the plan its GPUPlan describes, and label GPU nodes.
-    Operator(operator::Args),
+    Operator(Deferred<operator::Args>),
 }
 
 /// Run the command line and return the process exit code.
