@@ -1,4 +1,4 @@
-//! A plain tree of TOML values: what the quick [`reader`](super::reader) builds from a file
+//! A plain tree of TOML values: what the quick reader (`node::toml::reader`) builds from a file
 //! whose formatting gpuplan does not keep, and what containerd's drop-in is printed from.
 //!
 //! Input: the reader's keys and values, gpuplan's own entries (converted from toml_edit, where

@@ -5,7 +5,7 @@
 //! built on toml_parser's events (the lexer and parser toml_edit reads with).
 //!
 //! Input: a file's text (as [`super::Text`] holds it). Output: the document's values as a
-//! [`tree`], with keys quoted as they were read, and where the top-level keys are
+//! [`tree`](super::tree), with keys quoted as they were read, and where the top-level keys are
 //! ([`super::Root`]); or nothing, and then toml_edit reads the file.
 //!
 //! Why: containerd's drop-in mode never prints the config it reads (its import goes into the
