@@ -162,15 +162,13 @@ impl Reader<'_> {
 
     fn map(&mut self, depth: usize) -> Option<Map> {
         let len = self.varint()?;
-        // Encoded in the map's order: built in one pass, not searched key by key (a key out
-        // of order, in a damaged snapshot, is sorted in all the same).
-        let mut entries = Vec::with_capacity(usize::try_from(len).ok()?.min(self.bytes.len()));
+        let mut m = Map::new();
         for _ in 0..len {
             let key = self.string()?;
             let node = self.node(depth + 1)?;
-            entries.push((key, node));
+            m.insert(key, node);
         }
-        Some(entries.into_iter().collect())
+        Some(m)
     }
 
     fn node(&mut self, depth: usize) -> Option<Node> {
