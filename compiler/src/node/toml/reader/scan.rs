@@ -8,11 +8,11 @@
 //! `key = value` lines whose values are plain double-quoted or single-quoted strings on one
 //! line, `true` and `false`, decimal integers and floats, and arrays of them over any number
 //! of lines. Anything else — an escape, a multi-line string, `inf`, `_` in a number, a
-//! date-time, a dotted key, an
-//! inline table, an array of tables, a character TOML does not allow where it is, a carriage
-//! return — is left to toml_parser, whose events read the whole file again. So every file it
-//! takes is one toml_parser reads the same way (tests hold the two together), and it need not
-//! know TOML's errors: it only ever leaves a file to the parser that knows them.
+//! date-time, a dotted key, an inline table, an array of tables, a character TOML does not
+//! allow where it is, a carriage return — is left to toml_parser, whose events read the whole
+//! file again. So every file it takes is one toml_parser reads the same way (tests hold the two
+//! together), and it need not know TOML's errors: it only ever leaves a file to the parser
+//! that knows them.
 //!
 //! Why: lexing every token into a vector and then parsing the tokens into events was the
 //! larger part of reading a long config.
