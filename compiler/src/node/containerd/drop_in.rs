@@ -231,39 +231,20 @@ fn print(mut doc: DocumentMut, plugin: &str) -> String {
 mod tests {
     use toml_edit::{InlineTable, Value};
 
-    use super::super::super::runtime::{CrioMode, RestartMode, RuntimeKind};
+    use super::super::super::NodeRuntime;
     use super::super::super::toml::{Text, tests::configs};
-    use super::super::super::{NodeRuntime, RuntimeBinary};
     use super::*;
 
+    /// The defaults' containerd change, in drop-in mode, set up as asked.
     fn node(set_as_default: bool, enable_cdi: bool, annotation_prefixes: &[&str]) -> NodeRuntime {
-        let bin = "/usr/local/nvidia/toolkit/nvidia-container-runtime";
+        let config = crate::resolve(crate::defaults().expect("defaults")).expect("config");
         NodeRuntime {
-            runtime: RuntimeKind::Containerd,
-            config: "/etc/containerd/config.toml".into(),
             drop_in: Some("/etc/containerd/conf.d/99-nvidia.toml".into()),
-            drop_in_host_path: None,
-            source: None,
-            socket: "/run/containerd/containerd.sock".into(),
-            runtime_name: "nvidia".into(),
-            runtimes: [("nvidia", ""), ("nvidia-cdi", ".cdi")]
-                .into_iter()
-                .map(|(name, suffix)| RuntimeBinary { name: name.into(), path: format!("{bin}{suffix}") })
-                .collect(),
             set_as_default,
             cdi: enable_cdi,
             enable_cdi,
-            runtime_type: "io.containerd.runc.v2".into(),
             annotation_prefixes: annotation_prefixes.iter().map(|p| (*p).to_owned()).collect(),
-            use_legacy_config: false,
-            restart_mode: RestartMode::Signal,
-            systemd_unit: "containerd".into(),
-            install_dir: "/usr/local/nvidia".into(),
-            host_root: "/host".into(),
-            configure: true,
-            crio_mode: CrioMode::Config,
-            crio_hooks_dir: String::new(),
-            crio_hook_filename: String::new(),
+            ..crate::node_runtime(&config).0
         }
     }
 

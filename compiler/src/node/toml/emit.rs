@@ -209,17 +209,22 @@ fn tree_value(out: &mut String, v: &tree::Value) {
         tree::Value::Float(f) => f.write_toml_value(out),
         tree::Value::Boolean(b) => b.write_toml_value(out),
         tree::Value::Array(a) => {
-            out.push('[');
-            for (i, element) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                tree_value(out, element);
-            }
-            out.push(']');
+            array(out, a, tree_value);
             Ok(())
         }
     };
+}
+
+/// An array in its default form: its elements, each printed by `element`, between brackets.
+fn array<'v, V: 'v>(out: &mut String, elements: impl IntoIterator<Item = &'v V>, element: fn(&mut String, &V)) {
+    out.push('[');
+    for (i, v) in elements.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        element(out, v);
+    }
+    out.push(']');
 }
 
 /// A string in its default form, as toml_writer writes it: in plain double quotes when nothing
@@ -284,14 +289,7 @@ fn value(out: &mut String, v: &Value) {
         Value::Boolean(b) => b.value().write_toml_value(out),
         Value::Datetime(d) => write!(out, "{}", d.value()),
         Value::Array(a) => {
-            out.push('[');
-            for (i, element) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                value(out, element);
-            }
-            out.push(']');
+            array(out, a.iter(), value);
             Ok(())
         }
         Value::InlineTable(t) => {

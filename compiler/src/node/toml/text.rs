@@ -108,10 +108,7 @@ impl Text {
         let (last, parents) = path.split_last()?;
         let mut at = tree;
         for key in parents {
-            at = match at.get(key)? {
-                tree::Node::Table(t) => t,
-                tree::Node::Value(_) => return None,
-            };
+            at = at.table(key)?;
         }
         Some(Cow::Owned(match at.get(last)? {
             tree::Node::Table(t) => Item::Table(t.to_edit()),
@@ -132,12 +129,7 @@ impl Text {
         for key in parents {
             at = at.table_mut(key)?;
         }
-        let index = at.position(last)?;
-        matches!(at.iter().nth(index), Some((_, tree::Node::Table(_)))).then_some(())?;
-        match at.remove_at(index) {
-            (_, tree::Node::Table(t)) => Some(Section::Tree(t)),
-            (_, tree::Node::Value(_)) => None,
-        }
+        at.take_table(last).map(Section::Tree)
     }
 
     /// The text, not yet parsed.

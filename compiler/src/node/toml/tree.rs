@@ -84,11 +84,6 @@ impl Table {
         self.entries.iter()
     }
 
-    /// The entries, in order, for editing.
-    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, (Key, Node)> {
-        self.entries.iter_mut()
-    }
-
     /// Where the entry named `name` is.
     pub fn position(&self, name: &str) -> Option<usize> {
         self.entries.iter().position(|(k, _)| *k.name == *name)
@@ -104,9 +99,34 @@ impl Table {
         self.entries.iter_mut().find(|(k, _)| *k.name == *name).map(|(_, n)| n)
     }
 
+    /// The sub-table `name`.
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        match self.get(name)? {
+            Node::Table(t) => Some(t),
+            Node::Value(_) => None,
+        }
+    }
+
     /// The sub-table `name`, for editing.
     pub fn table_mut(&mut self, name: &str) -> Option<&mut Table> {
-        match self.get_mut(name)? {
+        self.position(name).and_then(|index| self.table_at(index))
+    }
+
+    /// The sub-table at `index`, for editing.
+    pub fn table_at(&mut self, index: usize) -> Option<&mut Table> {
+        match self.entries.get_mut(index)? {
+            (_, Node::Table(t)) => Some(t),
+            (_, Node::Value(_)) => None,
+        }
+    }
+
+    /// The sub-table `name`, taken out; `None`, and nothing taken, when `name` holds a value.
+    pub fn take_table(&mut self, name: &str) -> Option<Table> {
+        let index = self.position(name)?;
+        if let Node::Value(_) = self.entries[index].1 {
+            return None;
+        }
+        match self.entries.remove(index).1 {
             Node::Table(t) => Some(t),
             Node::Value(_) => None,
         }
@@ -130,16 +150,6 @@ impl Table {
             Some(old) => *old = node,
             None => self.entries.push((Key::new(name), node)),
         }
-    }
-
-    /// Take the entry at `index` out.
-    pub fn remove_at(&mut self, index: usize) -> (Key, Node) {
-        self.entries.remove(index)
-    }
-
-    /// Put an entry at `index` (at most the length).
-    pub fn insert_at(&mut self, index: usize, key: Key, node: Node) {
-        self.entries.insert(index, (key, node));
     }
 
     /// Make this table and every one under it explicit, as [`super::emit::reset_structure`]

@@ -194,10 +194,7 @@ impl Siblings {
                     at.len() - 1
                 }
             };
-            at = match at.iter_mut().nth(index) {
-                Some((_, Node::Table(t))) => t,
-                _ => return None,
-            };
+            at = at.table_at(index)?;
         }
         // Which waiting table each is already there (made on the way to a deeper one), decided
         // before any goes in; a name twice among them is a table defined twice.
@@ -225,10 +222,7 @@ impl Siblings {
                 at.push(last, Node::Table(table));
                 continue;
             };
-            let defined = match at.iter_mut().nth(index) {
-                Some((_, Node::Table(t))) if t.implicit => t,
-                _ => return None,
-            };
+            let defined = at.table_at(index).filter(|t| t.implicit)?;
             defined.implicit = false;
             for (key, node) in table.into_entries() {
                 if defined.position(&key.name).is_some() {
