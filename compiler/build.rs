@@ -7,6 +7,8 @@
 //! It also indexes the values schema (`schema/values.schema.json`) into
 //! `$OUT_DIR/schema_index.rs`: where the text of each root keyword's value and of each `$defs`
 //! entry is, so a run parses the definitions it uses without first passing over all of them.
+//! The same for the copy of the schema the check reads, `$OUT_DIR/schema_check.json`: the schema without
+//! the annotations no check evaluates, a third of its size.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,24 +39,68 @@ fn ranges(name: &str, text: &str, entries: &BTreeMap<String, &RawValue>) -> Stri
     code
 }
 
-fn schema_index(out_dir: &Path) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/values.schema.json");
-    println!("cargo::rerun-if-changed={}", path.display());
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+/// The index of one schema text: its length, and where each root keyword's value and each
+/// `$defs` entry is, as constants named with `prefix`.
+fn index(prefix: &str, what: &str, text: &str) -> String {
     let mut root: BTreeMap<String, &RawValue> =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not a JSON object: {e}", path.display()));
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{what} is not a JSON object: {e}"));
     let defs: BTreeMap<String, &RawValue> = match root.remove("$defs") {
         Some(defs) => serde_json::from_str(defs.get()).unwrap_or_else(|e| panic!("$defs is not an object: {e}")),
         None => BTreeMap::new(),
     };
-    let mut code = format!("/// The length of the text indexed.\npub const LEN: usize = {};\n", text.len());
+    let mut code =
+        format!("/// The length of the text indexed ({what}).\npub const {prefix}LEN: usize = {};\n", text.len());
     code.push_str("/// Each root keyword but `$defs`, and where its value is.\n");
-    code.push_str(&ranges("ROOT", &text, &root));
+    code.push_str(&ranges(&format!("{prefix}ROOT"), text, &root));
     code.push_str("/// Each `$defs` entry, and where its text is.\n");
-    code.push_str(&ranges("DEFS", &text, &defs));
-    let out = out_dir.join("schema_index.rs");
-    if let Err(e) = std::fs::write(&out, code) {
-        panic!("cannot write {}: {e}", out.display());
+    code.push_str(&ranges(&format!("{prefix}DEFS"), text, &defs));
+    code
+}
+
+/// Drop the annotations (`description`, `title`, `examples`, `$comment`) from every schema of
+/// a schema document: the check evaluates none of them, and they were most of its text.
+/// Only schemas are touched, never the names of `properties` or data such as `enum` or
+/// `default`, whose members may have any key.
+fn strip_annotations(schema: &mut serde_json::Value) {
+    let serde_json::Value::Object(map) = schema else { return };
+    for annotation in ["description", "title", "examples", "$comment"] {
+        map.remove(annotation);
+    }
+    for (keyword, value) in map.iter_mut() {
+        match keyword.as_str() {
+            "properties" | "patternProperties" | "$defs" | "dependentSchemas" => {
+                if let serde_json::Value::Object(named) = value {
+                    named.values_mut().for_each(strip_annotations);
+                }
+            }
+            "anyOf" | "oneOf" | "allOf" | "prefixItems" => {
+                if let serde_json::Value::Array(branches) = value {
+                    branches.iter_mut().for_each(strip_annotations);
+                }
+            }
+            "items" | "additionalProperties" | "not" | "propertyNames" | "if" | "then" | "else" | "contains" => {
+                strip_annotations(value);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn schema_index(out_dir: &Path) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/values.schema.json");
+    println!("cargo::rerun-if-changed={}", path.display());
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut code = index("", "the schema as committed", &text);
+    let mut checked: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+    strip_annotations(&mut checked);
+    let checked = checked.to_string();
+    code.push_str(&index("CHECK_", "the schema without annotations", &checked));
+    for (name, contents) in [("schema_index.rs", code), ("schema_check.json", checked)] {
+        let out = out_dir.join(name);
+        if let Err(e) = std::fs::write(&out, contents) {
+            panic!("cannot write {}: {e}", out.display());
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use serde_json::Value as J;
 
 use super::validate::{Error, Kind};
-use super::{describe_value_at, sensitive, subschemas};
+use super::{describe_value_at, described_subschemas, sensitive, subschemas};
 use crate::error::Diagnostic;
 use crate::values::{Node, Source, Value, Values, push_pointer_token};
 
@@ -182,7 +182,7 @@ fn find_keys(s: &'static J, path: &str, places: &mut HashMap<String, Vec<String>
         return;
     }
     let mut all = Vec::new();
-    super::branches(s, &mut all);
+    super::branches(super::document(), s, &mut all);
     for b in all {
         for (k, child) in b.get("properties").and_then(J::as_object).into_iter().flatten() {
             let child_path = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
@@ -212,7 +212,7 @@ pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
 /// What the schema says the value at a pointer should be: the first sentence of its
 /// description.
 fn expectation(pointer: &str) -> Option<String> {
-    subschemas(pointer).iter().find_map(|s| s.get("description").and_then(J::as_str)).map(|d| {
+    described_subschemas(pointer).iter().find_map(|s| s.get("description").and_then(J::as_str)).map(|d| {
         let first = d.split("\n\n").next().unwrap_or(d);
         match first.find(". ") {
             Some(end) => first[..=end].to_owned(),

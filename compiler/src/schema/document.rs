@@ -247,6 +247,47 @@ mod tests {
         assert!(Document::indexed("{}", &[], &[("a", 1, 9)]).is_err());
     }
 
+    /// The annotations taken out of every object but a map of names to schemas (the members
+    /// of `properties`, `$defs`) and data (`enum`, `default`): a rule said another way than
+    /// `build.rs`'s, which names the keywords that hold schemas.
+    fn without_annotations(value: &J, names: bool) -> J {
+        match value {
+            J::Object(map) => J::Object(
+                map.iter()
+                    .filter(|(key, _)| {
+                        names || !matches!(key.as_str(), "description" | "title" | "examples" | "$comment")
+                    })
+                    .map(|(key, v)| match key.as_str() {
+                        _ if names => (key.clone(), without_annotations(v, false)),
+                        "enum" | "const" | "default" | "required" => (key.clone(), v.clone()),
+                        "properties" | "$defs" | "patternProperties" => (key.clone(), without_annotations(v, true)),
+                        _ => (key.clone(), without_annotations(v, false)),
+                    })
+                    .collect(),
+            ),
+            J::Array(items) => J::Array(items.iter().map(|v| without_annotations(v, false)).collect()),
+            other => other.clone(),
+        }
+    }
+
+    #[test]
+    fn the_document_checks_read_is_the_schema_without_its_annotations() {
+        use crate::schema;
+        let whole: J = serde_json::from_str(schema::SCHEMA).expect("JSON");
+        let checked: J = serde_json::from_str(schema::CHECKED).expect("JSON");
+        assert_eq!(checked, without_annotations(&whole, false));
+        assert!(schema::CHECKED.len() * 2 < schema::SCHEMA.len(), "annotations were most of the text");
+        // Both documents come from their build-time index, as a run reads them.
+        assert_eq!(schema::index::CHECK_LEN, schema::CHECKED.len());
+        let document = Document::new(schema::CHECKED).expect("indexes");
+        assert_eq!(schema::document().root(), document.root());
+        for def in &document.defs {
+            assert_eq!(schema::document().def(&def.name), document.def(&def.name), "{}", def.name);
+            assert!(schema::described().def(&def.name).is_some(), "{}", def.name);
+        }
+        assert_eq!(schema::described().root(), Document::new(schema::SCHEMA).expect("indexes").root());
+    }
+
     #[test]
     fn a_name_defined_twice_is_its_last_definition() {
         let document = Document::new(r#"{"$defs": {"a": 1, "b": 2, "a": 3}}"#).expect("indexes");

@@ -43,16 +43,34 @@ mod index {
     include!(concat!(env!("OUT_DIR"), "/schema_index.rs"));
 }
 
+/// [`SCHEMA`] without the annotations no check evaluates (`description`, `title`,
+/// `examples`, `$comment`), made at build time (`build.rs`): what checking reads, a third of
+/// the text to parse. The test suite holds it to the committed schema.
+const CHECKED: &str = include_str!(concat!(env!("OUT_DIR"), "/schema_check.json"));
+
+/// The schema as checking reads it ([`CHECKED`]).
 fn document() -> &'static Document {
     static DOCUMENT: OnceLock<Document> = OnceLock::new();
+    DOCUMENT.get_or_init(|| read(CHECKED, index::CHECK_LEN, index::CHECK_ROOT, index::CHECK_DEFS))
+}
+
+/// The schema with its annotations ([`SCHEMA`]): for the descriptions a diagnostic quotes.
+fn described() -> &'static Document {
+    static DOCUMENT: OnceLock<Document> = OnceLock::new();
+    DOCUMENT.get_or_init(|| read(SCHEMA, index::LEN, index::ROOT, index::DEFS))
+}
+
+fn read(
+    text: &'static str,
+    len: usize,
+    root: &[(&str, usize, usize)],
+    defs: &'static [(&'static str, usize, usize)],
+) -> Document {
     // The committed schema is checked by the test suite, so reading it cannot fail at run time.
-    DOCUMENT.get_or_init(|| {
-        let indexed = (index::LEN == SCHEMA.len()).then(|| Document::indexed(SCHEMA, index::ROOT, index::DEFS));
-        match indexed {
-            Some(Ok(document)) => document,
-            _ => Document::new(SCHEMA).unwrap_or_else(|_| Document::unreadable()),
-        }
-    })
+    match (len == text.len()).then(|| Document::indexed(text, root, defs)) {
+        Some(Ok(document)) => document,
+        _ => Document::new(text).unwrap_or_else(|_| Document::unreadable()),
+    }
 }
 
 /// The root schema, without its `$defs` (see [`def`]).
@@ -103,8 +121,8 @@ fn def(name: &str) -> Option<&'static J> {
     document().def(name)
 }
 
-/// Follow `$ref`s to `#/$defs/...` until a schema without one.
-fn deref(mut s: &'static J) -> &'static J {
+/// Follow `$ref`s to `#/$defs/...` of `document` until a schema without one.
+fn deref(document: &'static Document, mut s: &'static J) -> &'static J {
     for _ in 0..32 {
         let Some(target) = s.get("$ref").and_then(J::as_str) else {
             return s;
@@ -112,7 +130,7 @@ fn deref(mut s: &'static J) -> &'static J {
         let Some(name) = target.strip_prefix("#/$defs/") else {
             return s;
         };
-        match def(name) {
+        match document.def(name) {
             Some(next) => s = next,
             None => return s,
         }
@@ -121,33 +139,43 @@ fn deref(mut s: &'static J) -> &'static J {
 }
 
 /// A schema and its `anyOf`/`oneOf`/`allOf` branches, references followed.
-fn branches(s: &'static J, out: &mut Vec<&'static J>) {
-    let s = deref(s);
+fn branches(document: &'static Document, s: &'static J, out: &mut Vec<&'static J>) {
+    let s = deref(document, s);
     out.push(s);
     for key in ["anyOf", "oneOf", "allOf"] {
         for branch in s.get(key).and_then(J::as_array).into_iter().flatten() {
-            branches(branch, out);
+            branches(document, branch, out);
         }
     }
 }
 
-/// The subschemas that apply at an instance pointer (empty when the schema has none).
+/// The subschemas that apply at an instance pointer (empty when the schema has none),
+/// without their annotations.
 pub fn subschemas(pointer: &str) -> Vec<&'static J> {
+    subschemas_of(document(), pointer)
+}
+
+/// [`subschemas`] with their annotations (`description`), for messages.
+fn described_subschemas(pointer: &str) -> Vec<&'static J> {
+    subschemas_of(described(), pointer)
+}
+
+fn subschemas_of(document: &'static Document, pointer: &str) -> Vec<&'static J> {
     let mut current = Vec::new();
-    branches(schema(), &mut current);
+    branches(document, document.root(), &mut current);
     for token in pointer.split('/').skip(1) {
         let key = crate::values::unescape_pointer_token(token);
         let mut next = Vec::new();
         for s in &current {
             if let Some(child) = s.get("properties").and_then(|p| p.get(&key)) {
-                branches(child, &mut next);
+                branches(document, child, &mut next);
             } else if let Some(extra @ J::Object(_)) = s.get("additionalProperties") {
-                branches(extra, &mut next);
+                branches(document, extra, &mut next);
             }
             if key.parse::<usize>().is_ok()
                 && let Some(items @ J::Object(_)) = s.get("items")
             {
-                branches(items, &mut next);
+                branches(document, items, &mut next);
             }
         }
         current = next;
