@@ -64,7 +64,7 @@ impl Document {
         root: &[(&str, usize, usize)],
         defs: &'static [(&'static str, usize, usize)],
     ) -> Result<Document, String> {
-        let at = |start: usize, end: usize| text.get(start..end).ok_or(format!("no text at {start}..{end}"));
+        let at = |start: usize, end: usize| text.get(start..end).ok_or_else(|| format!("no text at {start}..{end}"));
         let mut map = Map::new();
         for &(key, start, end) in root {
             map.insert(key.to_owned(), serde_json::from_str(at(start, end)?).map_err(|e| format!("`{key}`: {e}"))?);
