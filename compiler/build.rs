@@ -7,7 +7,9 @@
 //! It also indexes the values schema (`schema/values.schema.json`) into
 //! `$OUT_DIR/schema_index.rs`: where the text of each root keyword's value and of each `$defs`
 //! entry is, so a run parses the definitions it uses without first passing over all of them.
-//! The same for the copy of the schema the check reads, `$OUT_DIR/schema_check.json`: the schema without
+//! It writes the length and hash of `values/values.yaml` (`$OUT_DIR/defaults_text.rs`), which
+//! the defaults' snapshot must have been made from. And it indexes the copy of the schema the
+//! check reads, `$OUT_DIR/schema_check.json`: the schema without
 //! the annotations no check evaluates, a third of its size.
 
 use std::collections::BTreeMap;
@@ -104,9 +106,28 @@ fn schema_index(out_dir: &Path) {
     }
 }
 
+/// The length and FNV-1a hash of `values/values.yaml`, as `values::snapshot` computes them:
+/// a run checks that the defaults' snapshot was made from this text without reading the text
+/// (hashing its 24 KB was a tenth of decoding the snapshot).
+fn defaults_text(out_dir: &Path) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../values/values.yaml");
+    println!("cargo::rerun-if-changed={}", path.display());
+    let text = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let hash = text.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let code = format!(
+        "/// The length of `values/values.yaml`.\npub const LEN: usize = {};\n/// Its FNV-1a hash.\npub const FINGERPRINT: u64 = {hash:#018x};\n",
+        text.len()
+    );
+    let out = out_dir.join("defaults_text.rs");
+    if let Err(e) = std::fs::write(&out, code) {
+        panic!("cannot write {}: {e}", out.display());
+    }
+}
+
 fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into()));
     schema_index(&out_dir);
+    defaults_text(&out_dir);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/render/templates");
     println!("cargo::rerun-if-changed={}", root.display());
     let mut files = Vec::new();

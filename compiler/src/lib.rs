@@ -122,6 +122,14 @@ pub fn load(inputs: &Inputs, read_file: &mut FileReader<'_>) -> Result<Values, E
 /// `values/values.yaml` by the test suite).
 pub const DEFAULT_VALUES_SNAPSHOT: &[u8] = include_bytes!("../../values/values.snapshot");
 
+/// What [`DEFAULT_VALUES`] is, as a snapshot records it: known at build time (`build.rs`).
+const DEFAULTS_MADE: values::snapshot::Made =
+    values::snapshot::Made { len: defaults_text::LEN, fingerprint: defaults_text::FINGERPRINT };
+
+mod defaults_text {
+    include!(concat!(env!("OUT_DIR"), "/defaults_text.rs"));
+}
+
 /// The built-in defaults, decoded once.
 static DEFAULTS: OnceLock<Result<Values, String>> = OnceLock::new();
 
@@ -129,7 +137,7 @@ static DEFAULTS: OnceLock<Result<Values, String>> = OnceLock::new();
 /// snapshot is not of this text).
 pub fn defaults() -> Result<&'static Values, Error> {
     DEFAULTS
-        .get_or_init(|| match values::snapshot::decode(DEFAULT_VALUES_SNAPSHOT, DEFAULT_VALUES) {
+        .get_or_init(|| match values::snapshot::decode(DEFAULT_VALUES_SNAPSHOT, DEFAULTS_MADE) {
             Some(values) => Ok(values),
             None => load_yaml(DEFAULT_VALUES, &Source::Defaults).map_err(|e| e.to_string()),
         })
@@ -146,7 +154,7 @@ pub fn defaults() -> Result<&'static Values, Error> {
 pub fn coalesce(user: Values) -> Result<Effective, Error> {
     static COALESCED: AtomicBool = AtomicBool::new(false);
     let first = !COALESCED.swap(true, Ordering::Relaxed) && DEFAULTS.get().is_none();
-    let own = first.then(|| values::snapshot::decode(DEFAULT_VALUES_SNAPSHOT, DEFAULT_VALUES)).flatten();
+    let own = first.then(|| values::snapshot::decode(DEFAULT_VALUES_SNAPSHOT, DEFAULTS_MADE)).flatten();
     let (values, warnings) = match own {
         Some(own) => {
             let chart = Chart { name: CHART_NAME.into(), values: Cow::Owned(own.0), dependencies: Vec::new() };

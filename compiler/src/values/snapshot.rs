@@ -39,11 +39,30 @@ fn fingerprint(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
+/// The YAML text a snapshot is made from, as the snapshot records it: its length and
+/// fingerprint. For the built-in defaults it is computed at build time (`build.rs`), so a
+/// run need not read the text to know the snapshot is of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Made {
+    /// The text's length in bytes.
+    pub len: usize,
+    /// Its FNV-1a hash.
+    pub fingerprint: u64,
+}
+
+impl Made {
+    /// What a snapshot of `yaml` records.
+    pub fn of(yaml: &str) -> Made {
+        Made { len: yaml.len(), fingerprint: fingerprint(yaml) }
+    }
+}
+
 /// The snapshot of `values`, parsed from `yaml`.
 pub fn encode(values: &Values, yaml: &str) -> Vec<u8> {
+    let made = Made::of(yaml);
     let mut out = MAGIC.to_vec();
-    varint(&mut out, yaml.len() as u64);
-    out.extend_from_slice(&fingerprint(yaml).to_le_bytes());
+    varint(&mut out, made.len as u64);
+    out.extend_from_slice(&made.fingerprint.to_le_bytes());
     map(&mut out, &values.0);
     out
 }
@@ -106,14 +125,15 @@ fn encode_node(out: &mut Vec<u8>, node: &Node) {
     }
 }
 
-/// The tree of a snapshot made from `yaml`; `None` when the bytes are not a snapshot of this
-/// text (another `values.yaml`, another format version, damaged).
-pub fn decode(bytes: &[u8], yaml: &str) -> Option<Values> {
+/// The tree of a snapshot made from the text `made` describes ([`Made::of`] the YAML);
+/// `None` when the bytes are not a snapshot of that text (another `values.yaml`, another
+/// format version, damaged).
+pub fn decode(bytes: &[u8], made: Made) -> Option<Values> {
     let mut r = Reader { bytes, at: 0 };
     if r.take(MAGIC.len())? != MAGIC {
         return None;
     }
-    if r.varint()? != yaml.len() as u64 || u64::from_le_bytes(r.take(8)?.try_into().ok()?) != fingerprint(yaml) {
+    if r.varint()? != made.len as u64 || u64::from_le_bytes(r.take(8)?.try_into().ok()?) != made.fingerprint {
         return None;
     }
     let values = r.map(0)?;
@@ -128,8 +148,8 @@ struct Reader<'a> {
     at: usize,
 }
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let out = self.bytes.get(self.at..self.at.checked_add(n)?)?;
         self.at += n;
         Some(out)
@@ -155,9 +175,13 @@ impl Reader<'_> {
         u32::try_from(self.varint()?).ok()
     }
 
-    fn string(&mut self) -> Option<String> {
+    fn str(&mut self) -> Option<&'a str> {
         let len = usize::try_from(self.varint()?).ok()?;
-        String::from_utf8(self.take(len)?.to_vec()).ok()
+        std::str::from_utf8(self.take(len)?).ok()
+    }
+
+    fn string(&mut self) -> Option<String> {
+        self.str().map(str::to_owned)
     }
 
     fn map(&mut self, depth: usize) -> Option<Map> {
@@ -177,7 +201,8 @@ impl Reader<'_> {
         }
         let tag = self.byte()?;
         let span = if tag & SPAN != 0 { Some(Span { line: self.u32()?, col: self.u32()? }) } else { None };
-        let literal: Option<Arc<str>> = if tag & LITERAL != 0 { Some(self.string()?.into()) } else { None };
+        // Straight into an `Arc`: through a `String` first it was two allocations.
+        let literal: Option<Arc<str>> = if tag & LITERAL != 0 { Some(Arc::from(self.str()?)) } else { None };
         let value = match tag & 0x0f {
             NULL => Value::Null,
             FALSE => Value::Bool(false),
@@ -213,19 +238,24 @@ mod tests {
     fn given_a_tree_the_snapshot_decodes_to_it_origins_and_literals_included() {
         let values = crate::values::load::load(YAML, &Source::Defaults).expect("loads");
         let bytes = encode(&values, YAML);
-        assert_eq!(decode(&bytes, YAML), Some(values));
+        assert_eq!(decode(&bytes, Made::of(YAML)), Some(values));
+    }
+
+    #[test]
+    fn the_defaults_text_known_at_build_time_is_the_embedded_values_yaml() {
+        assert_eq!(crate::DEFAULTS_MADE, Made::of(crate::DEFAULT_VALUES));
     }
 
     #[test]
     fn given_another_text_or_damaged_bytes_the_snapshot_is_refused() {
         let values = crate::values::load::load(YAML, &Source::Defaults).expect("loads");
         let bytes = encode(&values, YAML);
-        assert_eq!(decode(&bytes, &YAML.replace("010", "011")), None, "another values.yaml");
+        assert_eq!(decode(&bytes, Made::of(&YAML.replace("010", "011"))), None, "another values.yaml");
         for cut in [0, 3, MAGIC.len() + 2, bytes.len() - 1] {
-            assert_eq!(decode(&bytes[..cut], YAML), None, "cut at {cut}");
+            assert_eq!(decode(&bytes[..cut], Made::of(YAML)), None, "cut at {cut}");
         }
         let mut longer = bytes.clone();
         longer.push(0);
-        assert_eq!(decode(&longer, YAML), None, "trailing bytes");
+        assert_eq!(decode(&longer, Made::of(YAML)), None, "trailing bytes");
     }
 }

@@ -20,7 +20,11 @@ fn the_committed_snapshot_is_values_yaml_parsed() {
         "values/values.snapshot is not values/values.yaml parsed: run `UPDATE_GOLDEN=1 cargo test -p gpuplan-compiler --test it snapshot` and commit it"
     );
     assert_eq!(
-        snapshot::decode(gpuplan_compiler::DEFAULT_VALUES_SNAPSHOT, gpuplan_compiler::DEFAULT_VALUES).as_ref(),
+        snapshot::decode(
+            gpuplan_compiler::DEFAULT_VALUES_SNAPSHOT,
+            snapshot::Made::of(gpuplan_compiler::DEFAULT_VALUES)
+        )
+        .as_ref(),
         Some(&parsed),
         "the embedded snapshot decodes to the parsed defaults"
     );
