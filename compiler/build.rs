@@ -9,8 +9,8 @@
 //! entry is, so a run parses the definitions it uses without first passing over all of them.
 //! It writes the length and hash of `values/values.yaml` (`$OUT_DIR/defaults_text.rs`), which
 //! the defaults' snapshot must have been made from. And it indexes the copy of the schema the
-//! check reads, `$OUT_DIR/schema_check.json`: the schema without
-//! the annotations no check evaluates, a third of its size.
+//! check reads, `$OUT_DIR/schema_check.json`: the schema without the annotations no check
+//! evaluates, a third of its size.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

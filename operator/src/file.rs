@@ -43,7 +43,10 @@ pub fn read(path: &Path) -> anyhow::Result<Option<String>> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let mut bytes = Vec::new();
+    // Sized from the file's length, the text is read in one call, not in ten doubling ones
+    // (a device such as /dev/zero says 0, and the limit below still holds).
+    let size = file.metadata().map_or(0, |m| m.len()).min(limits::MAX_INPUT_BYTES as u64);
+    let mut bytes = Vec::with_capacity(size as usize);
     file.take(limits::MAX_INPUT_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .with_context(|| format!("cannot read {}", path.display()))?;
