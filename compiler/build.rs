@@ -106,6 +106,14 @@ fn schema_index(out_dir: &Path) {
     }
 }
 
+/// The start of an FNV-1a hash (64 bits).
+const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a: `hash` carried on over `bytes`.
+fn fnv1a(hash: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(hash, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 /// The length and FNV-1a hash of `values/values.yaml`, as `values::snapshot` computes them:
 /// a run checks that the defaults' snapshot was made from this text without reading the text
 /// (hashing its 24 KB was a tenth of decoding the snapshot).
@@ -113,7 +121,7 @@ fn defaults_text(out_dir: &Path) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../values/values.yaml");
     println!("cargo::rerun-if-changed={}", path.display());
     let text = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let hash = text.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = fnv1a(FNV_START, text.iter().copied());
     let code = format!(
         "/// The length of `values/values.yaml`.\npub const LEN: usize = {};\n/// Its FNV-1a hash.\npub const FINGERPRINT: u64 = {hash:#018x};\n",
         text.len()
@@ -135,13 +143,11 @@ fn main() {
     files.sort();
     let mut code = String::from("/// `(name, source)` of every template.\npub const TEMPLATES: &[(&str, &str)] = &[\n");
     // FNV-1a, 64 bits, over every name and source, each followed by a NUL.
-    let mut fingerprint: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut fingerprint = FNV_START;
     for path in &files {
         let name = path.strip_prefix(&root).unwrap_or(path).with_extension("").to_string_lossy().replace('\\', "/");
         let source = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        for byte in name.bytes().chain([0]).chain(source).chain([0]) {
-            fingerprint = (fingerprint ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
+        fingerprint = fnv1a(fingerprint, name.bytes().chain([0]).chain(source).chain([0]));
         code.push_str(&format!("    ({name:?}, include_str!({:?})),\n", path.display().to_string()));
         println!("cargo::rerun-if-changed={}", path.display());
     }
