@@ -80,12 +80,11 @@ fn source_path(node: &NodeRuntime) -> Option<String> {
     node.source.clone().or_else(|| template::rendered_sibling(&node.config))
 }
 
-/// A file as the engine needs it: parsed for printing when it is to be edited in place, else
-/// its values only ([`Text::read`], quicker): the drop-in mode prints none of the files it
-/// reads (the import goes into the text, the drop-in is printed afresh).
-fn read(files: &Files, path: &str, printed: bool) -> Result<Option<Text>, Error> {
-    let text = current(files, path);
-    text.map(|text| if printed { Text::parse(path, text) } else { Text::read(path, text) }).transpose()
+/// A file's values ([`Text::read`], quicker than parsing it for printing): the drop-in mode
+/// prints none of the files it reads (the import goes into the text, the drop-in is printed
+/// afresh), and an edit in place parses for printing only what it edits ([`in_place`]).
+fn read(files: &Files, path: &str) -> Result<Option<Text>, Error> {
+    current(files, path).map(|text| Text::read(path, text)).transpose()
 }
 
 /// The config version of a document (see the module docs).
@@ -131,13 +130,13 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Edit, Error> {
     if template::is_template(&node.config, current(files, &node.config)) {
         return template::patch(files, node);
     }
-    // Without a drop-in path the config is edited in place; with one, only a version-1
-    // config is (and is parsed again for it).
-    let mut top = read(files, &node.config, node.drop_in.is_none())?;
+    // Read for its values; the file edited in place (no drop-in path, or a version-1 config)
+    // is parsed for printing where it is edited ([`in_place`]).
+    let mut top = read(files, &node.config)?;
     // The document runtime options are copied from: the source file if there is one, else the
     // top-level file itself (borrowed, not copied: it can be most of the file).
     let mut separate = match &node.source {
-        Some(path) => Some(read(files, path, false)?),
+        Some(path) => Some(read(files, path)?),
         None => None,
     };
     let (source, source_file) = match (&separate, &node.source) {
@@ -181,9 +180,6 @@ pub fn patch(files: &Files, node: &NodeRuntime) -> Result<Edit, Error> {
                 notes.push(format!(
                     "version 1 config: edited in place; containerd 1.x would not read {path} (upstream writes it anyway)"
                 ));
-            }
-            if let Some(top) = &mut top {
-                top.make_printable(&node.config)?;
             }
             let after = in_place(top, version, &inherited.table, node, &mut notes)?;
             Ok(Edit { files: vec![change(files, &node.config, Some(after))], notes })
@@ -253,8 +249,46 @@ fn ensure_import(
     Ok(Some(if created { format!("{CREATED_HEADER}\n{text}") } else { text }))
 }
 
-/// The top-level file with gpuplan's runtimes, default and CDI switch in it.
+/// The top-level file with gpuplan's runtimes, default and CDI switch in it. Where the tables
+/// edited are one stretch of the file, only they are parsed and printed
+/// ([`Text::with_section`]); else the whole file is.
 fn in_place(
+    top: Option<Text>,
+    version: Version,
+    inherited: &Table,
+    node: &NodeRuntime,
+    notes: &mut Vec<String>,
+) -> Result<String, Error> {
+    if let Some(spliced) = top.as_ref().and_then(|top| in_section(top, version, inherited, node)) {
+        let (text, found) = spliced?;
+        notes.extend(found);
+        return Ok(text);
+    }
+    in_whole(top, version, inherited, node, notes)
+}
+
+/// [`in_place`] through the tables it edits alone: the CRI plugin's `containerd` tables, or
+/// with the CDI switch, which is the CRI plugin's own key, all of the plugin's tables. `None`
+/// when they are not one stretch of the file.
+fn in_section(
+    top: &Text,
+    version: Version,
+    inherited: &Table,
+    node: &NodeRuntime,
+) -> Option<Result<(String, Vec<String>), Error>> {
+    let file = node.config.as_str();
+    let cri = cdi_path(version);
+    let containerd = [cri[0], cri[1], "containerd"];
+    let path: &[&str] = if node.enable_cdi { &cri } else { &containerd };
+    top.with_section(path, file, |doc| {
+        let mut notes = Vec::new();
+        edit(doc, version, inherited, node, &mut notes)?;
+        Ok(notes)
+    })
+}
+
+/// [`in_place`] through the whole file.
+fn in_whole(
     top: Option<Text>,
     version: Version,
     inherited: &Table,
@@ -264,71 +298,97 @@ fn in_place(
     let file = node.config.as_str();
     let created = top.is_none();
     let mut top = match top {
-        Some(top) => top,
+        Some(mut top) => {
+            top.make_printable(file)?;
+            top
+        }
         None => Text::parse(file, "")?,
     };
     if !top.exact() {
         notes.push(format!("{file} cannot be reproduced byte for byte (mixed line ends?): other lines may change"));
     }
-    let doc = &mut top.doc;
-    if doc.as_table().is_empty() {
-        set_value(doc.as_table_mut(), "version", Value::from(version));
+    if top.doc.as_table().is_empty() {
+        set_value(top.doc.as_table_mut(), "version", Value::from(version));
     }
-    let plugin = cri_plugin(version);
-    {
-        let containerd = ensure_table(doc.as_table_mut(), &["plugins", plugin, "containerd"], file)?;
-        if node.set_as_default {
-            if version == 1 && node.use_legacy_config {
-                if containerd.contains_key("default_runtime") {
-                    notes.push("the `default_runtime` table is replaced by one running the NVIDIA runtime".into());
-                }
-                containerd.insert("default_runtime", Item::Table(entry::legacy_default(node)));
-            } else {
-                let former = containerd.get("default_runtime_name").and_then(Item::as_str).map(str::to_owned);
-                if set_value(containerd, "default_runtime_name", Value::from(main_name(node))) {
-                    notes.push(match former {
-                        Some(name) => format!("the default runtime changes from `{name}` to `{}`", main_name(node)),
-                        None => format!("`{}` becomes the default runtime", main_name(node)),
-                    });
-                }
-            }
-        } else if let Some(name) =
-            containerd.get("default_runtime_name").and_then(Item::as_str).filter(|n| is_our_name(n, node))
-        {
-            notes.push(format!(
-                "the config makes `{name}` the default runtime; set-as-default is off, so gpuplan leaves the default as it is"
-            ));
-        }
-        let runtimes = ensure_table(containerd, &["runtimes"], file)?;
-        for binary in &node.runtimes {
-            let mut new = entry::entry(inherited, binary, version, node);
-            match runtimes.get(&binary.name).and_then(Item::as_table) {
-                Some(existing) if plain(&Item::Table(existing.clone())) == plain(&Item::Table(new.clone())) => {}
-                Some(existing) => {
-                    notes.push(format!(
-                        "the existing `{}` runtime is replaced by gpuplan's; a revert puts it back as it is",
-                        binary.name
-                    ));
-                    style_like(&mut new, existing);
-                    *new.decor_mut() = existing.decor().clone();
-                    new.set_position(existing.position());
-                    runtimes.insert(&binary.name, Item::Table(new));
-                }
-                None => {
-                    if let Some(sibling) = runtimes.iter().find_map(|(_, i)| i.as_table()) {
-                        style_like(&mut new, sibling);
-                    }
-                    runtimes.insert(&binary.name, Item::Table(new));
-                }
-            }
-        }
-    }
+    edit(&mut top.doc, version, inherited, node, notes)?;
+    let text = top.render();
+    Ok(if created { format!("{CREATED_HEADER}\n{text}") } else { text })
+}
+
+/// The edit in place: gpuplan's runtimes and default into the CRI plugin's `containerd`
+/// table, then the CDI switch.
+fn edit(
+    doc: &mut DocumentMut,
+    version: Version,
+    inherited: &Table,
+    node: &NodeRuntime,
+    notes: &mut Vec<String>,
+) -> Result<(), Error> {
+    let file = node.config.as_str();
+    let containerd = ensure_table(doc.as_table_mut(), &["plugins", cri_plugin(version), "containerd"], file)?;
+    add_runtimes(containerd, inherited, version, node, file, notes)?;
     if node.enable_cdi {
         let cdi = ensure_table(doc.as_table_mut(), &cdi_path(version), file)?;
         set_value(cdi, "enable_cdi", Value::from(true));
     }
-    let text = top.render();
-    Ok(if created { format!("{CREATED_HEADER}\n{text}") } else { text })
+    Ok(())
+}
+
+/// gpuplan's runtimes, and its default, into the CRI plugin's `containerd` table.
+fn add_runtimes(
+    containerd: &mut Table,
+    inherited: &Table,
+    version: Version,
+    node: &NodeRuntime,
+    file: &str,
+    notes: &mut Vec<String>,
+) -> Result<(), Error> {
+    if node.set_as_default {
+        if version == 1 && node.use_legacy_config {
+            if containerd.contains_key("default_runtime") {
+                notes.push("the `default_runtime` table is replaced by one running the NVIDIA runtime".into());
+            }
+            containerd.insert("default_runtime", Item::Table(entry::legacy_default(node)));
+        } else {
+            let former = containerd.get("default_runtime_name").and_then(Item::as_str).map(str::to_owned);
+            if set_value(containerd, "default_runtime_name", Value::from(main_name(node))) {
+                notes.push(match former {
+                    Some(name) => format!("the default runtime changes from `{name}` to `{}`", main_name(node)),
+                    None => format!("`{}` becomes the default runtime", main_name(node)),
+                });
+            }
+        }
+    } else if let Some(name) =
+        containerd.get("default_runtime_name").and_then(Item::as_str).filter(|n| is_our_name(n, node))
+    {
+        notes.push(format!(
+            "the config makes `{name}` the default runtime; set-as-default is off, so gpuplan leaves the default as it is"
+        ));
+    }
+    let runtimes = ensure_table(containerd, &["runtimes"], file)?;
+    for binary in &node.runtimes {
+        let mut new = entry::entry(inherited, binary, version, node);
+        match runtimes.get(&binary.name).and_then(Item::as_table) {
+            Some(existing) if plain(&Item::Table(existing.clone())) == plain(&Item::Table(new.clone())) => {}
+            Some(existing) => {
+                notes.push(format!(
+                    "the existing `{}` runtime is replaced by gpuplan's; a revert puts it back as it is",
+                    binary.name
+                ));
+                style_like(&mut new, existing);
+                *new.decor_mut() = existing.decor().clone();
+                new.set_position(existing.position());
+                runtimes.insert(&binary.name, Item::Table(new));
+            }
+            None => {
+                if let Some(sibling) = runtimes.iter().find_map(|(_, i)| i.as_table()) {
+                    style_like(&mut new, sibling);
+                }
+                runtimes.insert(&binary.name, Item::Table(new));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The binary a configured runtime runs (`options.BinaryName`); `None` when the runtime is not
@@ -339,3 +399,6 @@ pub fn binary_path(doc: &DocumentMut, version: Version, name: &str) -> Option<St
         .as_str()
         .map(str::to_owned)
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,7 +3,8 @@
 //! CRLF line ends, a missing final newline).
 //!
 //! Input: a file's text. Output: a [`Text`]: its values by path, a table taken out of them
-//! ([`Section`]), a top-level key set in the text as it is, and the text printed again.
+//! ([`Section`]), a top-level key set in the text as it is, one stretch of its tables edited
+//! in the text as it is ([`Text::with_section`]), and the text printed again.
 
 use std::borrow::Cow;
 
@@ -32,6 +33,8 @@ pub struct Text {
     /// The values, when [`Text::read`] read them quickly (`doc` is empty then): see
     /// [`Text::item`] and [`Text::take_table`].
     pub(super) tree: Option<tree::Table>,
+    /// Where each table's header begins in `body` (its `[`), when read quickly.
+    headers: Vec<usize>,
 }
 
 /// A table taken out of a [`Text`]: a tree's, or toml_edit's.
@@ -68,9 +71,10 @@ impl Text {
     pub fn read(file: &str, text: &str) -> Result<Text, Error> {
         let mut unparsed = Text::unparsed(text);
         match reader::read(&unparsed.body) {
-            Some((tree, root)) => {
+            Some((tree, root, headers)) => {
                 unparsed.tree = Some(tree);
                 unparsed.root = root;
+                unparsed.headers = headers;
                 Ok(unparsed)
             }
             None => {
@@ -89,6 +93,7 @@ impl Text {
             self.doc = spanned.into_mut();
             self.formatted = true;
             self.tree = None;
+            self.headers = Vec::new();
         }
         Ok(())
     }
@@ -141,7 +146,17 @@ impl Text {
         if !final_newline {
             body.push('\n');
         }
-        Text { doc: DocumentMut::new(), bom, crlf, final_newline, body, root: None, formatted: false, tree: None }
+        Text {
+            doc: DocumentMut::new(),
+            bom,
+            crlf,
+            final_newline,
+            body,
+            root: None,
+            formatted: false,
+            tree: None,
+            headers: Vec::new(),
+        }
     }
 
     /// The file's text with the top-level `key` set to `value`, written into the text as it
@@ -167,6 +182,48 @@ impl Text {
         text.push_str(&new);
         text.push_str(&self.body[range.end..]);
         Some(self.finish(text))
+    }
+
+    /// The file's text with the tables under `prefix` edited by `edit`, only those tables
+    /// parsed and printed: the bytes parsing, editing and printing the whole file gives (a test
+    /// holds the two together), at a fraction of the work where those tables are a fraction of
+    /// the file. The edit must change nothing outside `prefix`, and `None` (then the whole file
+    /// is parsed) unless the file was [read](Text::read) quickly, the first header under
+    /// `prefix` is `prefix`'s own, and the headers under it follow one another: toml_edit
+    /// prints those tables, and any the edit adds among them, as one stretch from the first
+    /// one's line to the next other header's line, which is what is parsed here.
+    pub fn with_section<R>(
+        &self,
+        prefix: &[&str],
+        file: &str,
+        edit: impl FnOnce(&mut DocumentMut) -> Result<R, Error>,
+    ) -> Option<Result<(String, R), Error>> {
+        self.tree.as_ref()?;
+        let (mut first, mut next) = (None, None);
+        for (i, &at) in self.headers.iter().enumerate() {
+            let keys = reader::header(&self.body, at)?;
+            let under = keys.len() >= prefix.len() && keys.iter().zip(prefix).all(|(k, p)| k == p);
+            match (under, first, next) {
+                (true, None, _) if keys.len() == prefix.len() => first = Some(i),
+                // Under `prefix` before its own header, or in a second stretch.
+                (true, None, _) | (true, Some(_), Some(_)) => return None,
+                (false, Some(_), None) => next = Some(i),
+                _ => {}
+            }
+        }
+        let line = |at: usize| self.body[..at].rfind('\n').map_or(0, |i| i + 1);
+        let start = line(self.headers[first?]);
+        let end = next.map_or(self.body.len(), |i| line(self.headers[i]));
+        Some((|| {
+            let mut doc = parse_spanned(&self.body[start..end], file)?.into_mut();
+            let out = edit(&mut doc)?;
+            let section = doc.to_string();
+            let mut text = String::with_capacity(self.body.len() - (end - start) + section.len());
+            text.push_str(&self.body[..start]);
+            text.push_str(&section);
+            text.push_str(&self.body[end..]);
+            Ok((self.finish(text), out))
+        })())
     }
 
     /// Whether the text comes back byte for byte when nothing is edited. toml_edit gives back

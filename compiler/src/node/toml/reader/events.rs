@@ -12,13 +12,12 @@ use toml_parser::decoder::{Encoding, ScalarKind};
 use toml_parser::parser::{Event, EventKind, RecursionGuard, ValidateWhitespace, parse_document};
 use toml_parser::{ParseError, Source};
 
-use super::super::Root;
 use super::super::emit::{bare, default_key, plain_quotable};
-use super::super::tree::{Table, Value};
-use super::{Builder, LIMIT, Read};
+use super::super::tree::Value;
+use super::{Builder, LIMIT, Read, Reading};
 
 /// The values of `body` and where its top-level keys are, read from toml_parser's events.
-pub fn read(body: &str) -> Option<(Table, Option<Root>)> {
+pub fn read(body: &str) -> Option<Reading> {
     let source = Source::new(body);
     let tokens = source.lex().into_vec();
     let mut events = Vec::with_capacity(tokens.len());
@@ -36,7 +35,7 @@ pub fn read(body: &str) -> Option<(Table, Option<Root>)> {
     while let Some(event) = reader.next_significant() {
         match event.kind() {
             EventKind::StdTableOpen => {
-                let mut path = builder.header()?;
+                let mut path = builder.header(event.span().start())?;
                 reader.header(&mut path)?;
                 builder.table(path);
             }

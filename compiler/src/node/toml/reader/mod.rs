@@ -5,8 +5,9 @@
 //! built on toml_parser's events (the lexer and parser toml_edit reads with).
 //!
 //! Input: a file's text (as [`super::Text`] holds it). Output: the document's values as a
-//! [`tree`](super::tree), with keys quoted as they were read, and where the top-level keys are
-//! ([`super::Root`]); or nothing, and then toml_edit reads the file.
+//! [`tree`](super::tree), with keys quoted as they were read, where the top-level keys are
+//! ([`super::Root`]) and where each table's header begins; or nothing, and then toml_edit reads
+//! the file.
 //!
 //! Why: containerd's drop-in mode never prints the config it reads (its import goes into the
 //! text, and the drop-in is printed afresh), yet reading a long config with toml_edit cost more
@@ -34,10 +35,20 @@ use super::tree::{Key, Node, Table, Value};
 /// nothing it refuses for depth is read here.
 const LIMIT: u32 = 64;
 
-/// The values of `body` and where its top-level keys are; `None` when the file is not one
-/// this reader takes (see the module docs).
-pub fn read(body: &str) -> Option<(Table, Option<Root>)> {
+/// What the reader gives: the values, where the top-level keys are, and where each table's
+/// header begins (its `[`), in the order of the text.
+pub type Reading = (Table, Option<Root>, Vec<usize>);
+
+/// The values of `body` and where its top-level keys and table headers are; `None` when the
+/// file is not one this reader takes (see the module docs).
+pub fn read(body: &str) -> Option<Reading> {
     scan::read(body).or_else(|| events::read(body))
+}
+
+/// The keys of the header whose `[` is at `at` in `body`, when it is made of bare and plainly
+/// quoted keys (as the quick scan reads them).
+pub fn header(body: &str, at: usize) -> Option<Vec<Cow<'_, str>>> {
+    scan::header(body, at)
 }
 
 /// A key as read, borrowing the text: a header's keys are made [`Key`]s only where the tree
@@ -63,6 +74,8 @@ struct Builder<'s> {
     root_values: Vec<(String, Range<usize>)>,
     /// The first top-level key's indentation.
     indent: Option<String>,
+    /// Where each header's `[` is.
+    headers: Vec<usize>,
     /// The table being read: its header's path and its values.
     current: Option<(Vec<Read<'s>>, Table)>,
     /// The path of the last header, its vector used again for the next.
@@ -77,14 +90,17 @@ impl<'s> Builder<'s> {
             root: Table::new(false),
             root_values: Vec::new(),
             indent: None,
+            headers: Vec::new(),
             current: None,
             spare: Vec::new(),
             siblings: Siblings::default(),
         }
     }
 
-    /// A header begins: the table before it is done. The vector to read its path into.
-    fn header(&mut self) -> Option<Vec<Read<'s>>> {
+    /// A header begins at `at` (its `[`): the table before it is done. The vector to read its
+    /// path into.
+    fn header(&mut self, at: usize) -> Option<Vec<Read<'s>>> {
+        self.headers.push(at);
         match self.current.take() {
             Some((path, table)) => {
                 self.siblings.push(&mut self.root, &path, table)?;
@@ -120,8 +136,8 @@ impl<'s> Builder<'s> {
         }
     }
 
-    /// The text is read: the tree, and where the top-level keys are.
-    fn finish(mut self) -> Option<(Table, Option<Root>)> {
+    /// The text is read: the tree, and where the top-level keys and the headers are.
+    fn finish(mut self) -> Option<Reading> {
         match self.current.take() {
             Some((path, table)) => self.siblings.push(&mut self.root, &path, table)?,
             None => unique(&self.root)?,
@@ -136,7 +152,7 @@ impl<'s> Builder<'s> {
             }
             _ => None,
         };
-        Some((self.root, root))
+        Some((self.root, root, self.headers))
     }
 }
 

@@ -17,17 +17,16 @@
 //! Why: lexing every token into a vector and then parsing the tokens into events was the
 //! larger part of reading a long config.
 
-use super::super::Root;
 use super::super::emit::{bare, plain_quotable};
-use super::super::tree::{Table, Value};
-use super::{Builder, LIMIT, Read};
+use super::super::tree::Value;
+use super::{Builder, LIMIT, Read, Reading};
 
 /// How deep arrays nest here at most (toml_parser takes deeper ones).
 const DEPTH: usize = 16;
 
 /// The values of `body` and where its top-level keys are, when it is made only of the lines
 /// this front end takes.
-pub fn read(body: &str) -> Option<(Table, Option<Root>)> {
+pub fn read(body: &str) -> Option<Reading> {
     let mut scan = Scan { text: body, at: 0 };
     let mut builder = Builder::new(body);
     loop {
@@ -37,24 +36,8 @@ pub fn read(body: &str) -> Option<(Table, Option<Root>)> {
             Some(b'\n') => scan.at += 1,
             Some(b'#') => scan.comment()?,
             Some(b'[') => {
-                scan.at += 1;
-                if scan.peek() == Some(b'[') {
-                    return None;
-                }
-                let mut path = builder.header()?;
-                loop {
-                    scan.blank();
-                    if path.len() >= LIMIT as usize {
-                        return None;
-                    }
-                    path.push(scan.key()?);
-                    scan.blank();
-                    match scan.next()? {
-                        b'.' => {}
-                        b']' => break,
-                        _ => return None,
-                    }
-                }
+                let mut path = builder.header(scan.at)?;
+                scan.header(&mut path)?;
                 builder.table(path);
                 scan.line_end()?;
             }
@@ -76,6 +59,14 @@ pub fn read(body: &str) -> Option<(Table, Option<Root>)> {
     builder.finish()
 }
 
+/// The keys of the header whose `[` is at `at`.
+pub fn header(body: &str, at: usize) -> Option<Vec<std::borrow::Cow<'_, str>>> {
+    let mut scan = Scan { text: body, at };
+    let mut path = Vec::new();
+    scan.header(&mut path)?;
+    Some(path.into_iter().map(|key| key.name).collect())
+}
+
 struct Scan<'s> {
     text: &'s str,
     at: usize,
@@ -90,6 +81,26 @@ impl<'s> Scan<'s> {
         let byte = self.peek()?;
         self.at += 1;
         Some(byte)
+    }
+
+    /// A `[table]` header's keys into `path`, from its `[` to its `]`.
+    fn header(&mut self, path: &mut Vec<Read<'s>>) -> Option<()> {
+        if self.next()? != b'[' || self.peek() == Some(b'[') {
+            return None;
+        }
+        loop {
+            self.blank();
+            if path.len() >= LIMIT as usize {
+                return None;
+            }
+            path.push(self.key()?);
+            self.blank();
+            match self.next()? {
+                b'.' => {}
+                b']' => return Some(()),
+                _ => return None,
+            }
+        }
     }
 
     /// Spaces and tabs.
