@@ -277,8 +277,7 @@ fn in_section(
     node: &NodeRuntime,
 ) -> Option<Result<(String, Vec<String>), Error>> {
     let file = node.config.as_str();
-    let cri = cdi_path(version);
-    let containerd = [cri[0], cri[1], "containerd"];
+    let (cri, containerd) = (cdi_path(version), ["plugins", cri_plugin(version), "containerd"]);
     let path: &[&str] = if node.enable_cdi { &cri } else { &containerd };
     top.with_section(path, file, |doc| {
         let mut notes = Vec::new();

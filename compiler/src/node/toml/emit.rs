@@ -94,12 +94,7 @@ impl Printer<'_> {
     }
 
     fn header(&mut self) {
-        if !std::mem::take(&mut self.first) {
-            self.out.push('\n');
-        }
-        self.out.push('[');
-        self.out.push_str(&self.path);
-        self.out.push_str("]\n");
+        header(self.out, &mut self.first, &self.path);
     }
 
     /// A table's `key = value` lines, its dotted tables' as `a.b = value` (`dotted` is the
@@ -181,13 +176,18 @@ impl TreePrinter<'_> {
     }
 
     fn header(&mut self) {
-        if !std::mem::take(&mut self.first) {
-            self.out.push('\n');
-        }
-        self.out.push('[');
-        self.out.push_str(&self.path);
-        self.out.push_str("]\n");
+        header(self.out, &mut self.first, &self.path);
     }
+}
+
+/// A table's header line, after a blank line unless it is the first header printed.
+fn header(out: &mut String, first: &mut bool, path: &str) {
+    if !std::mem::take(first) {
+        out.push('\n');
+    }
+    out.push('[');
+    out.push_str(path);
+    out.push_str("]\n");
 }
 
 fn tree_key(out: &mut String, k: &tree::Key) {

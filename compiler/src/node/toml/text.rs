@@ -177,11 +177,7 @@ impl Text {
                 (root.end..root.end, format!("{}{} = {bare}\n", root.indent, key.display_repr()))
             }
         };
-        let mut text = String::with_capacity(self.body.len() + new.len());
-        text.push_str(&self.body[..range.start]);
-        text.push_str(&new);
-        text.push_str(&self.body[range.end..]);
-        Some(self.finish(text))
+        Some(self.replaced(range, &new))
     }
 
     /// The file's text with the tables under `prefix` edited by `edit`, only those tables
@@ -217,13 +213,17 @@ impl Text {
         Some((|| {
             let mut doc = parse_spanned(&self.body[start..end], file)?.into_mut();
             let out = edit(&mut doc)?;
-            let section = doc.to_string();
-            let mut text = String::with_capacity(self.body.len() - (end - start) + section.len());
-            text.push_str(&self.body[..start]);
-            text.push_str(&section);
-            text.push_str(&self.body[end..]);
-            Ok((self.finish(text), out))
+            Ok((self.replaced(start..end, &doc.to_string()), out))
         })())
+    }
+
+    /// The text with the bytes at `range` replaced by `new`, in this file's manner.
+    fn replaced(&self, range: std::ops::Range<usize>, new: &str) -> String {
+        let mut text = String::with_capacity(self.body.len() - range.len() + new.len());
+        text.push_str(&self.body[..range.start]);
+        text.push_str(new);
+        text.push_str(&self.body[range.end..]);
+        self.finish(text)
     }
 
     /// Whether the text comes back byte for byte when nothing is edited. toml_edit gives back
