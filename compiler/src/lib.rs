@@ -154,18 +154,12 @@ pub fn defaults() -> Result<&'static Values, Error> {
 pub fn coalesce(user: Values) -> Result<Effective, Error> {
     static COALESCED: AtomicBool = AtomicBool::new(false);
     let first = !COALESCED.swap(true, Ordering::Relaxed) && DEFAULTS.get().is_none();
-    let own = first.then(|| values::snapshot::decode(DEFAULT_VALUES_SNAPSHOT, DEFAULTS_MADE)).flatten();
-    let (values, warnings) = match own {
-        Some(own) => {
-            let chart = Chart { name: CHART_NAME.into(), values: Cow::Owned(own.0), dependencies: Vec::new() };
-            merge::coalesce_owned(chart, user.0.clone())?
-        }
-        None => {
-            let chart =
-                Chart { name: CHART_NAME.into(), values: Cow::Borrowed(&defaults()?.0), dependencies: Vec::new() };
-            merge::coalesce(&chart, user.0.clone())?
-        }
+    let values = match first.then(|| values::snapshot::decode(DEFAULT_VALUES_SNAPSHOT, DEFAULTS_MADE)).flatten() {
+        Some(own) => Cow::Owned(own.0),
+        None => Cow::Borrowed(&defaults()?.0),
     };
+    let chart = Chart { name: CHART_NAME.into(), values, dependencies: Vec::new() };
+    let (values, warnings) = merge::coalesce_owned(chart, user.0.clone())?;
     Ok(Effective { user, values: Values(values), warnings })
 }
 

@@ -56,7 +56,7 @@ pub fn coalesce(chart: &Chart<'_>, user: Map) -> Result<(Map, Vec<Diagnostic>), 
 }
 
 /// [`coalesce`], taking the chart: the defaults the user did not set are moved into the
-/// result rather than copied.
+/// result where the chart owns them ([`Cow::Owned`]), copied where it borrows them.
 pub fn coalesce_owned(chart: Chart<'_>, user: Map) -> Result<(Map, Vec<Diagnostic>), Error> {
     let Chart { name, values, dependencies } = chart;
     let chart = Chart { name, values: Cow::Owned(Map::new()), dependencies };
